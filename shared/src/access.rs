@@ -1,0 +1,76 @@
+//! Who may call: API keys and CORS.
+
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
+    AUTHORIZATION, ORIGIN, VARY,
+};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use lambda_http::Body;
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::Response;
+
+/// With `API_KEYS` set, a request must carry one as `Authorization: Bearer` or `x-api-key`.
+pub fn check_api_key(config: &Config, headers: &HeaderMap) -> Result<()> {
+    if config.api_keys.is_empty() {
+        return Ok(());
+    }
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+    let presented = bearer
+        .or_else(|| headers.get("x-api-key").and_then(|value| value.to_str().ok()))
+        .ok_or(Error::Unauthorized)?
+        .trim()
+        .as_bytes();
+    // Every key is compared, each in constant time, so timing reveals neither which nor how much matched.
+    let matched = config
+        .api_keys
+        .iter()
+        .fold(subtle::Choice::from(0), |found, key| found | key.as_bytes().ct_eq(presented));
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized)
+    }
+}
+
+fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+    let origin = headers.get(ORIGIN)?;
+    config
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed.as_bytes() == origin.as_bytes())
+        .then_some(origin)
+}
+
+/// Answers a CORS preflight: 204 for a listed origin, 403 otherwise.
+pub fn preflight(config: &Config, headers: &HeaderMap) -> Response {
+    if allowed_origin(config, headers).is_none() {
+        return Error::OriginNotAllowed.into_json_response();
+    }
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let out = response.headers_mut();
+    out.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    out.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type, x-api-key"),
+    );
+    out.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    response
+}
+
+/// Adds `Access-Control-Allow-Origin` for listed origins only.
+pub fn add_cors_headers(config: &Config, request: &HeaderMap, response: &mut Response) {
+    if config.allowed_origins.is_empty() {
+        return;
+    }
+    response.headers_mut().insert(VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = allowed_origin(config, request) {
+        response.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+}

@@ -1,0 +1,82 @@
+//! Configuration from the environment, read once per process.
+
+use std::time::Duration;
+
+use crate::crypto::{KeyError, Sealer};
+use crate::providers::{Provider, PROVIDERS};
+
+/// How long an OAuth state (and its PKCE verifier) waits for the provider's redirect.
+pub const STATE_TTL: Duration = Duration::from_secs(600);
+/// How long a connected account's tokens wait for the one-time `/credentials` hand-off.
+pub const CREDENTIALS_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `redis://` or `rediss://`; `None` selects the in-process store (local only).
+    pub redis_url: Option<String>,
+    /// A PEM bundle (path or inline) trusted for `rediss://` in addition to the system roots.
+    pub redis_ca_cert: Option<String>,
+    pub providers: Vec<Provider>,
+    /// Accepted `Authorization: Bearer` / `x-api-key` values; empty means open.
+    pub api_keys: Vec<String>,
+    /// Origins answered with CORS headers; empty means none.
+    pub allowed_origins: Vec<String>,
+    /// `TOKEN_ENCRYPTION_KEY` and `TOKEN_ENCRYPTION_KEYS_OLD`, unparsed.
+    encryption_key: Option<String>,
+    old_encryption_keys: Vec<String>,
+    /// Connect and total timeouts of every outbound HTTP call.
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `var`; empty values count as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let list = |name: &str| {
+            var(name)
+                .map(|value| {
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let seconds = |name: &str, default: u64| {
+            Duration::from_secs(var(name).and_then(|v| v.parse().ok()).unwrap_or(default))
+        };
+        Config {
+            redis_url: var("REDIS_URL"),
+            redis_ca_cert: var("REDIS_CA_CERT"),
+            providers: PROVIDERS
+                .iter()
+                .map(|spec| Provider::from_vars(spec, &var))
+                .collect(),
+            api_keys: list("API_KEYS"),
+            allowed_origins: list("ALLOWED_ORIGINS"),
+            encryption_key: var("TOKEN_ENCRYPTION_KEY"),
+            old_encryption_keys: list("TOKEN_ENCRYPTION_KEYS_OLD"),
+            connect_timeout: seconds("HTTP_CONNECT_TIMEOUT_SECS", 3),
+            request_timeout: seconds("HTTP_TIMEOUT_SECS", 10),
+        }
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|provider| provider.name() == name)
+    }
+
+    /// The sealer for values at rest; `Ok(None)` when no key is configured.
+    pub fn sealer(&self) -> Result<Option<Sealer>, KeyError> {
+        self.encryption_key
+            .as_deref()
+            .map(|current| Sealer::new(current, &self.old_encryption_keys))
+            .transpose()
+    }
+}

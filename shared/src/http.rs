@@ -1,0 +1,219 @@
+//! Request decoding and response building, shared by every handler.
+
+use std::convert::Infallible;
+use std::sync::LazyLock;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+pub type Response = http::Response<Body>;
+
+/// The largest request body accepted; the endpoints take a few short fields.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The longest `user_id` or `org_id`, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// HTML for the OAuth popup: never cached, never leaking its URL (it carried the code).
+pub fn html_response(status: StatusCode, html: &str) -> Response {
+    let mut response = Response::new(Body::Text(html.to_owned()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(policy) = HeaderValue::from_str(&CALLBACK_CSP) {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+const CLOSE_SCRIPT: &str = "window.close();";
+
+/// Nothing may load or run but the page's own `window.close()`, allowed by its hash.
+static CALLBACK_CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CLOSE_SCRIPT));
+    format!("default-src 'none'; script-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+});
+
+/// The page the provider's redirect lands on: it closes the popup, or says why it cannot.
+pub fn callback_page(error: Option<&str>) -> String {
+    match error {
+        None => format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head>\
+             <body><p>Connected. You can close this window.</p><script>{CLOSE_SCRIPT}</script></body></html>"
+        ),
+        Some(message) => format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connection failed</title></head>\
+             <body><h1>Connection failed</h1><p>{}</p></body></html>",
+            escape_html(message)
+        ),
+    }
+}
+
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Named values of a request body or query string.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Fields(Map<String, Value>);
+
+/// Who a connection belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: String,
+    pub org_id: String,
+}
+
+impl Fields {
+    /// A body as a browser's form, a `FormData`, or a JSON object sends it.
+    pub async fn from_request(request: &Request) -> Result<Self> {
+        let body: &[u8] = match request.body() {
+            Body::Empty => &[],
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Error::PayloadTooLarge);
+        }
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "" if body.is_empty() => Ok(Fields::default()),
+            "application/x-www-form-urlencoded" => Fields::from_query(body),
+            "multipart/form-data" => {
+                let boundary = multer::parse_boundary(&content_type)
+                    .map_err(|_| Error::BadRequest("multipart/form-data without a boundary".into()))?;
+                Fields::from_multipart(Bytes::copy_from_slice(body), boundary).await
+            }
+            json if json == "application/json" || json.ends_with("+json") => match serde_json::from_slice(body) {
+                Ok(Value::Object(map)) => Ok(Fields(map)),
+                Ok(_) => Err(Error::BadRequest("The JSON body must be an object".into())),
+                Err(error) => Err(Error::BadRequest(format!("Malformed JSON body: {error}"))),
+            },
+            _ => Err(Error::UnsupportedMediaType(content_type.chars().take(100).collect())),
+        }
+    }
+
+    /// `application/x-www-form-urlencoded` (bodies and query strings); the last of a repeated name wins.
+    pub fn from_query(query: &[u8]) -> Result<Self> {
+        let mut fields = Map::new();
+        for pair in query.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
+            let mut parts = pair.splitn(2, |&b| b == b'=');
+            let name = decode_component(parts.next().unwrap_or_default())?;
+            let value = decode_component(parts.next().unwrap_or_default())?;
+            fields.insert(name, Value::String(value));
+        }
+        Ok(Fields(fields))
+    }
+
+    async fn from_multipart(body: Bytes, boundary: String) -> Result<Self> {
+        let malformed = |error: multer::Error| Error::BadRequest(format!("Malformed multipart body: {error}"));
+        let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut fields = Map::new();
+        while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+            let Some(name) = field.name().map(str::to_owned) else {
+                continue;
+            };
+            let bytes = field.bytes().await.map_err(malformed)?;
+            let value = String::from_utf8(bytes.to_vec())
+                .map_err(|_| Error::Unprocessable(format!("{name} is not valid UTF-8")))?;
+            fields.insert(name, Value::String(value));
+        }
+        Ok(Fields(fields))
+    }
+
+    /// A text field; JSON numbers are accepted as their text.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.0.get(name)? {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        }
+    }
+
+    /// `user_id` and `org_id`: present, non-blank, at most [`MAX_ID_BYTES`].
+    pub fn identity(&self) -> Result<Identity> {
+        let id = |name: &str| {
+            let value = self
+                .text(name)
+                .ok_or_else(|| Error::Unprocessable(format!("Field required: {name}")))?;
+            if value.trim().is_empty() {
+                return Err(Error::Unprocessable(format!("{name} must not be empty")));
+            }
+            if value.len() > MAX_ID_BYTES {
+                return Err(Error::Unprocessable(format!("{name} is longer than {MAX_ID_BYTES} bytes")));
+            }
+            Ok(value)
+        };
+        Ok(Identity {
+            user_id: id("user_id")?,
+            org_id: id("org_id")?,
+        })
+    }
+
+    /// The token response `/credentials` returned: a JSON object (or its text) with an `access_token`.
+    pub fn credentials(&self) -> Result<Map<String, Value>> {
+        let malformed = || {
+            Error::BadRequest(
+                "Malformed credentials: send the JSON object returned by /credentials, with its access_token".into(),
+            )
+        };
+        let credentials = match self.0.get("credentials") {
+            None => return Err(Error::Unprocessable("Field required: credentials".into())),
+            Some(Value::String(text)) => serde_json::from_str(text).map_err(|_| malformed())?,
+            Some(value) => value.clone(),
+        };
+        match credentials {
+            Value::Object(map) if map.get("access_token").and_then(Value::as_str).is_some_and(|t| !t.is_empty()) => {
+                Ok(map)
+            }
+            _ => Err(malformed()),
+        }
+    }
+}
+
+/// Percent-decoding with `+` as space, refusing what is not UTF-8 rather than guessing.
+fn decode_component(raw: &[u8]) -> Result<String> {
+    let spaced: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| Error::Unprocessable("The form is not valid UTF-8".into()))
+}

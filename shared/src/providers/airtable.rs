@@ -1,0 +1,89 @@
+//! Airtable: bases and their tables through the metadata API.
+
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use super::{BodyEncoding, ClientAuth, ProviderSpec};
+use crate::error::Result;
+use crate::item::Item;
+use crate::upstream::{all_pages, Api, Page};
+
+pub(super) static SPEC: ProviderSpec = ProviderSpec {
+    name: "airtable",
+    env_prefix: "AIRTABLE",
+    display_name: "Airtable",
+    auth_url: "https://airtable.com/oauth2/v1/authorize",
+    token_url: "https://airtable.com/oauth2/v1/token",
+    api_url: "https://api.airtable.com",
+    scopes: Some("data.records:read schema.bases:read"),
+    client_auth: ClientAuth::BasicIfSecret,
+    token_body: BodyEncoding::Form,
+    pkce: true,
+    secret_optional: true,
+    settings: &[],
+    list: |api| Box::pin(list(api)),
+};
+
+/// Table listings fetched at once; Airtable allows 5 requests per second per base.
+const CONCURRENT_BASES: usize = 4;
+
+async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
+    let bases = all_pages(SPEC.name, |offset| async move {
+        let mut request = api.get("/v0/meta/bases");
+        if let Some(offset) = offset {
+            request = request.query(&[("offset", offset)]);
+        }
+        let mut answer = api.send_json(request).await?;
+        let next = answer["offset"].clone();
+        Ok(Page::new(&mut answer, "bases", Some(&next)))
+    })
+    .await?;
+    let bases: Vec<Item> = bases.iter().filter_map(normalise_base).collect();
+    // Owned bases: a borrowing closure here trips the compiler's `Send` inference for the boxed future.
+    let requests = bases.clone().into_iter().map(|base| list_tables(api, base));
+    let tables: Vec<Vec<Item>> = futures_util::stream::iter(requests)
+        .buffered(CONCURRENT_BASES)
+        .try_collect()
+        .await?;
+    let mut items = Vec::with_capacity(bases.len() + tables.iter().map(Vec::len).sum::<usize>());
+    for (base, tables) in bases.into_iter().zip(tables) {
+        items.push(base);
+        items.extend(tables);
+    }
+    Ok(items)
+}
+
+async fn list_tables(api: &Api<'_>, base: Item) -> Result<Vec<Item>> {
+    let base_id = base.id.as_deref().unwrap_or_default();
+    let mut answer = api
+        .send_json(api.get(&format!("/v0/meta/bases/{base_id}/tables")))
+        .await?;
+    let tables = Page::new(&mut answer, "tables", None).objects;
+    Ok(tables
+        .iter()
+        .filter_map(|table| normalise_table(&base, table))
+        .collect())
+}
+
+pub fn normalise_base(base: &Value) -> Option<Item> {
+    // The id goes into a request path: accept only what Airtable issues (`app` + alphanumerics).
+    let id = base["id"]
+        .as_str()
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))?;
+    let mut item = Item::new(id, "base");
+    item.name = base["name"].as_str().map(str::to_owned);
+    item.directory = true;
+    item.url = Some(format!("https://airtable.com/{id}"));
+    Some(item)
+}
+
+pub fn normalise_table(base: &Item, table: &Value) -> Option<Item> {
+    let id = table["id"].as_str()?;
+    let base_id = base.id.as_deref()?;
+    let mut item = Item::new(id, "table");
+    item.name = table["name"].as_str().map(str::to_owned);
+    item.parent_id = Some(base_id.to_owned());
+    item.parent_path_or_name = base.name.clone();
+    item.url = Some(format!("https://airtable.com/{base_id}/{id}"));
+    Some(item)
+}

@@ -1,0 +1,83 @@
+//! HubSpot: contacts, companies and deals through the CRM v3 objects API.
+
+use serde_json::Value;
+
+use super::{BodyEncoding, ClientAuth, ProviderSpec};
+use crate::error::Result;
+use crate::item::Item;
+use crate::upstream::{all_pages, Api, Page};
+
+pub(super) static SPEC: ProviderSpec = ProviderSpec {
+    name: "hubspot",
+    env_prefix: "HUBSPOT",
+    display_name: "HubSpot",
+    auth_url: "https://app.hubspot.com/oauth/authorize",
+    // v1 is retired in February 2027; v3 takes the same form fields.
+    token_url: "https://api.hubapi.com/oauth/v3/token",
+    api_url: "https://api.hubapi.com",
+    scopes: Some(
+        "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read",
+    ),
+    client_auth: ClientAuth::RequestBody,
+    token_body: BodyEncoding::Form,
+    pkce: false,
+    secret_optional: false,
+    settings: &[],
+    list: |api| Box::pin(list(api)),
+};
+
+/// Object type in the API path, item `type`, and the properties its name is made from.
+const OBJECTS: [(&str, &str, &str); 3] = [
+    ("contacts", "contact", "firstname,lastname,email"),
+    ("companies", "company", "name"),
+    ("deals", "deal", "dealname"),
+];
+
+async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
+    let [contacts, companies, deals] = OBJECTS.map(|object| list_objects(api, object));
+    let (contacts, companies, deals) = tokio::try_join!(contacts, companies, deals)?;
+    Ok([contacts, companies, deals].concat())
+}
+
+async fn list_objects(api: &Api<'_>, (path, kind, properties): (&str, &str, &str)) -> Result<Vec<Item>> {
+    let objects = all_pages(SPEC.name, |after| async move {
+        let mut query = vec![("limit", "100"), ("properties", properties), ("archived", "false")];
+        if let Some(after) = after.as_deref() {
+            query.push(("after", after));
+        }
+        let request = api.get(&format!("/crm/v3/objects/{path}")).query(&query);
+        let mut answer = api.send_json(request).await?;
+        let next = answer["paging"]["next"]["after"].clone();
+        Ok(Page::new(&mut answer, "results", Some(&next)))
+    })
+    .await?;
+    Ok(objects.iter().filter_map(|object| normalise(kind, object)).collect())
+}
+
+pub fn normalise(kind: &str, object: &Value) -> Option<Item> {
+    let id = object["id"].as_str()?;
+    let property = |name: &str| {
+        object["properties"][name]
+            .as_str()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    };
+    let name = match kind {
+        "contact" => {
+            let full = [property("firstname"), property("lastname")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(if full.is_empty() { property("email").unwrap_or(id).to_owned() } else { full })
+        }
+        "company" => property("name").map(str::to_owned),
+        _ => property("dealname").map(str::to_owned),
+    };
+    let mut item = Item::new(id, kind);
+    item.name = name;
+    item.creation_time = object["createdAt"].as_str().map(str::to_owned);
+    item.last_modified_time = object["updatedAt"].as_str().map(str::to_owned);
+    item.visibility = Some(object["archived"] != true);
+    Some(item)
+}
