@@ -1,0 +1,291 @@
+//! Test support: a real Redis, configured apps, and requests as API Gateway delivers them.
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
+pub mod fakes;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use http::{Method, StatusCode};
+use integrations::crypto::Sealer;
+use integrations::handlers::{handle, Endpoint};
+use integrations::store::{Backend, Store};
+use integrations::{App, Config};
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+
+/// A base64 key for tests: fixed so that tests can also open what they find in Redis.
+pub const TEST_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// `REDIS_URL` when set; otherwise a private `redis-server` on a free loopback port, shared
+/// by the tests of this binary and stopped when the binary exits.
+pub fn redis_url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            return url;
+        }
+        let server = RedisServer::start(&[]);
+        let url = server.url();
+        std::mem::forget(server); // lives as long as the test binary (its watcher ends it after)
+        url
+    })
+    .clone()
+}
+
+/// A `redis-server` child that dies with the test process, however that process ends.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    args: Vec<String>,
+    scheme: &'static str,
+    password: Option<String>,
+}
+
+impl RedisServer {
+    pub fn start(extra: &[&str]) -> Self {
+        let port = free_port();
+        let args: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
+        let mut server = RedisServer {
+            port,
+            child: spawn_redis(port, &args),
+            args,
+            scheme: "redis",
+            password: None,
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// Serves TLS only on `port` (`--tls-port`, `--port 0`), as Upstash does, with a password.
+    pub fn start_tls(cert: &str, key: &str, password: &str) -> Self {
+        let port = free_port();
+        let args: Vec<String> = [
+            "--tls-port", &port.to_string(), "--port", "0", "--tls-cert-file", cert, "--tls-key-file", key,
+            "--tls-auth-clients", "no", "--requirepass", password,
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect();
+        let mut server = RedisServer {
+            port,
+            child: spawn_redis_raw(&args),
+            args,
+            scheme: "rediss",
+            password: Some(password.to_owned()),
+        };
+        server.wait_ready();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("{}://:{password}@localhost:{}", self.scheme, self.port),
+            None => format!("{}://127.0.0.1:{}", self.scheme, self.port),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, as a restarted managed Redis comes back.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = if self.scheme == "rediss" {
+            spawn_redis_raw(&self.args)
+        } else {
+            spawn_redis(self.port, &self.args)
+        };
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("redis-server exited at start ({status}); is it installed with TLS support?");
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_redis(port: u16, extra: &[String]) -> Child {
+    let mut args = vec![
+        "--port".to_owned(),
+        port.to_string(),
+        "--bind".to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    args.extend_from_slice(extra);
+    spawn_redis_raw(&args)
+}
+
+/// Runs redis-server under a shell that kills it when our stdin pipe closes (the test exited).
+fn spawn_redis_raw(args: &[String]) -> Child {
+    let server = which("redis-server").unwrap_or_else(|| {
+        panic!(
+            "The Redis tests need a Redis server: set REDIS_URL=redis://host:port, or install \
+             redis-server (Debian/Ubuntu: `apt-get install redis-server`) so the tests can start one."
+        )
+    });
+    let quoted: Vec<String> = args.iter().map(|arg| format!("'{arg}'")).collect();
+    let script = format!(
+        "'{}' --save '' --appendonly no --loglevel warning {} & pid=$!; cat >/dev/null; kill $pid",
+        server.display(),
+        quoted.join(" ")
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sh is available")
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(program))
+        .find(|path| path.is_file())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Which store a test runs against; every flow test runs against both.
+#[derive(Debug, Clone, Copy)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+pub async fn backend(kind: StoreKind) -> Backend {
+    match kind {
+        StoreKind::Memory => Backend::memory(),
+        StoreKind::Redis => Backend::redis(&redis_url(), None).await.expect("Redis is reachable"),
+    }
+}
+
+/// Configuration with every provider's URLs pointing at `fake` (a wiremock server).
+pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    for (prefix, name) in [("NOTION", "notion"), ("HUBSPOT", "hubspot"), ("AIRTABLE", "airtable")] {
+        vars.insert(format!("{prefix}_CLIENT_ID"), format!("{name}-client-id"));
+        vars.insert(format!("{prefix}_CLIENT_SECRET"), format!("{name}-client-secret"));
+        vars.insert(format!("{prefix}_AUTH_URL"), format!("{fake}/{name}/authorize"));
+        vars.insert(format!("{prefix}_TOKEN_URL"), format!("{fake}/{name}/token"));
+        vars.insert(format!("{prefix}_API_URL"), fake.to_owned());
+        vars.insert(
+            format!("{prefix}_REDIRECT_URI"),
+            format!("https://app.example/integrations/{name}/oauth2callback"),
+        );
+    }
+    vars.insert("NOTION_AUTH_URL".into(), format!("{fake}/notion/authorize?owner=user&response_type=code"));
+    vars.insert("TOKEN_ENCRYPTION_KEY".into(), TEST_KEY.into());
+    vars.insert("HTTP_TIMEOUT_SECS".into(), "2".into());
+    for (name, value) in extra {
+        vars.insert(name.to_string(), value.to_string());
+    }
+    Config::from_vars(|name| vars.get(name).cloned())
+}
+
+pub async fn app(kind: StoreKind, config: Config) -> App {
+    let sealer = config.sealer().unwrap().unwrap();
+    App::new(config, Store::new(backend(kind).await, sealer)).unwrap()
+}
+
+pub fn sealer() -> Sealer {
+    Sealer::new(TEST_KEY, &[]).unwrap()
+}
+
+/// A request as `lambda_http` hands it to a function: path parameter set, body as given.
+pub fn request(method: Method, provider: &str, endpoint: Endpoint, uri_query: &str, content_type: Option<&str>, body: Body) -> Request {
+    let uri = format!(
+        "https://api.example/integrations/{provider}/{}{uri_query}",
+        endpoint.path_segment()
+    );
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    if let Some(content_type) = content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    builder
+        .body(body)
+        .unwrap()
+        .with_path_parameters(HashMap::from([("provider".to_owned(), provider.to_owned())]))
+}
+
+pub fn form(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) -> Request {
+    let body = serde_urlencoded::to_string(fields).unwrap();
+    request(Method::POST, provider, endpoint, "", Some("application/x-www-form-urlencoded"), Body::Text(body))
+}
+
+pub fn json(provider: &str, endpoint: Endpoint, value: &Value) -> Request {
+    request(Method::POST, provider, endpoint, "", Some("application/json"), Body::Text(value.to_string()))
+}
+
+/// A browser `FormData` body.
+pub fn multipart(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) -> Request {
+    let boundary = "----formdata-test-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        write!(body, "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").unwrap();
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    request(Method::POST, provider, endpoint, "", Some(&content_type), Body::Binary(body))
+}
+
+pub fn callback(provider: &str, query: &[(&str, &str)]) -> Request {
+    let query = format!("?{}", serde_urlencoded::to_string(query).unwrap());
+    request(Method::GET, provider, Endpoint::OAuth2Callback, &query, None, Body::Empty)
+}
+
+pub async fn call(app: &App, endpoint: Endpoint, request: Request) -> (StatusCode, Value) {
+    let response = handle(app, endpoint, request).await;
+    let status = response.status();
+    (status, body_json(response.body()))
+}
+
+pub fn body_text(body: &Body) -> String {
+    match body {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    }
+}
+
+pub fn body_json(body: &Body) -> Value {
+    serde_json::from_str(&body_text(body)).unwrap_or(Value::Null)
+}
+
+/// The query parameters of a consent URL.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// A unique id per test run, so tests sharing one Redis never see each other's keys.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", rand::random::<u64>())
+}
