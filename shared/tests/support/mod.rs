@@ -289,3 +289,23 @@ pub fn basic(user: &str, password: &str) -> String {
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::random::<u64>())
 }
+
+/// Removing variables from a test configuration.
+pub trait Without {
+    fn without(self, names: &[&str]) -> Config;
+}
+
+impl Without for Config {
+    fn without(mut self, names: &[&str]) -> Config {
+        for provider in &mut self.providers {
+            let prefix = provider.spec.env_prefix;
+            if names.contains(&format!("{prefix}_CLIENT_ID").as_str()) {
+                provider.client_id = None;
+            }
+            if names.contains(&format!("{prefix}_CLIENT_SECRET").as_str()) {
+                provider.client_secret = None;
+            }
+        }
+        self
+    }
+}
