@@ -1,8 +1,8 @@
 //! Who may call: API keys and CORS.
 
 use http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
-    AUTHORIZATION, ORIGIN, VARY,
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::Body;
@@ -20,7 +20,11 @@ pub fn check_api_key(config: &Config, headers: &HeaderMap) -> Result<()> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        });
     let presented = bearer
         .or_else(|| headers.get("x-api-key").and_then(|value| value.to_str().ok()))
         .ok_or(Error::Unauthorized)?
@@ -30,7 +34,9 @@ pub fn check_api_key(config: &Config, headers: &HeaderMap) -> Result<()> {
     let matched = config
         .api_keys
         .iter()
-        .fold(subtle::Choice::from(0), |found, key| found | key.as_bytes().ct_eq(presented));
+        .fold(subtle::Choice::from(0), |found, key| {
+            found | key.as_bytes().ct_eq(presented)
+        });
     if bool::from(matched) {
         Ok(())
     } else {
@@ -55,7 +61,10 @@ pub fn preflight(config: &Config, headers: &HeaderMap) -> Response {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
     let out = response.headers_mut();
-    out.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    out.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
     out.insert(
         ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("authorization, content-type, x-api-key"),
@@ -69,8 +78,12 @@ pub fn add_cors_headers(config: &Config, request: &HeaderMap, response: &mut Res
     if config.allowed_origins.is_empty() {
         return;
     }
-    response.headers_mut().insert(VARY, HeaderValue::from_static("Origin"));
+    response
+        .headers_mut()
+        .insert(VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = allowed_origin(config, request) {
-        response.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        response
+            .headers_mut()
+            .insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
 }

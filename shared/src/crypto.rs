@@ -24,7 +24,9 @@ pub struct Sealer {
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealer").field("key_id", &self.current.0).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("key_id", &self.current.0)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,7 +93,9 @@ fn parse_key(variable: &str, encoded: &str) -> Result<(String, Aes256Gcm), KeyEr
         .map_err(|_| KeyError(format!("{variable} is not valid base64")))?;
     if bytes.len() != 32 {
         let found = bytes.len();
-        return Err(KeyError(format!("{variable} must decode to 32 bytes, not {found}")));
+        return Err(KeyError(format!(
+            "{variable} must decode to 32 bytes, not {found}"
+        )));
     }
     Ok(keyed(&bytes))
 }

@@ -29,22 +29,13 @@ pub enum Error {
     NotFound(String),
     /// The provider refused the token we presented (HTTP 401 from its API or token endpoint).
     #[error("{provider} refused the credentials: {reason}")]
-    ProviderUnauthorized {
-        provider: &'static str,
-        reason: String,
-    },
+    ProviderUnauthorized { provider: &'static str, reason: String },
     /// The provider refused the request for another reason (e.g. an invalid or used code).
     #[error("{provider} refused the request: {reason}")]
-    ProviderRejected {
-        provider: &'static str,
-        reason: String,
-    },
+    ProviderRejected { provider: &'static str, reason: String },
     /// The provider failed, answered something we cannot read, or kept failing after retries.
     #[error("{provider} failed: {reason}")]
-    ProviderFailed {
-        provider: &'static str,
-        reason: String,
-    },
+    ProviderFailed { provider: &'static str, reason: String },
     #[error("{provider} did not answer in time")]
     ProviderTimeout { provider: &'static str },
     #[error("The request ran out of time")]

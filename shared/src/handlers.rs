@@ -172,7 +172,9 @@ pub async fn credentials(app: &App, provider: &Provider, fields: Fields) -> Resu
     let identity = fields.identity()?;
     let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);
     let tokens: oauth::TokenResponse = app.store.take(&key).await?.ok_or_else(|| {
-        Error::NotFound("No credentials found: connect first (they are kept 10 minutes and handed out once)".into())
+        Error::NotFound(
+            "No credentials found: connect first (they are kept 10 minutes and handed out once)".into(),
+        )
     })?;
     Ok(json_response(http::StatusCode::OK, &tokens))
 }

@@ -5,7 +5,9 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request};
 use serde::Serialize;
@@ -112,7 +114,12 @@ impl Fields {
             .get(CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
             .unwrap_or_default();
-        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "" if body.is_empty() => Ok(Fields::default()),
             "application/x-www-form-urlencoded" => Fields::from_query(body),
@@ -121,12 +128,16 @@ impl Fields {
                     .map_err(|_| Error::BadRequest("multipart/form-data without a boundary".into()))?;
                 Fields::from_multipart(Bytes::copy_from_slice(body), boundary).await
             }
-            json if json == "application/json" || json.ends_with("+json") => match serde_json::from_slice(body) {
-                Ok(Value::Object(map)) => Ok(Fields(map)),
-                Ok(_) => Err(Error::BadRequest("The JSON body must be an object".into())),
-                Err(error) => Err(Error::BadRequest(format!("Malformed JSON body: {error}"))),
-            },
-            _ => Err(Error::UnsupportedMediaType(content_type.chars().take(100).collect())),
+            json if json == "application/json" || json.ends_with("+json") => {
+                match serde_json::from_slice(body) {
+                    Ok(Value::Object(map)) => Ok(Fields(map)),
+                    Ok(_) => Err(Error::BadRequest("The JSON body must be an object".into())),
+                    Err(error) => Err(Error::BadRequest(format!("Malformed JSON body: {error}"))),
+                }
+            }
+            _ => Err(Error::UnsupportedMediaType(
+                content_type.chars().take(100).collect(),
+            )),
         }
     }
 
@@ -143,7 +154,8 @@ impl Fields {
     }
 
     async fn from_multipart(body: Bytes, boundary: String) -> Result<Self> {
-        let malformed = |error: multer::Error| Error::BadRequest(format!("Malformed multipart body: {error}"));
+        let malformed =
+            |error: multer::Error| Error::BadRequest(format!("Malformed multipart body: {error}"));
         let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(body) });
         let mut multipart = multer::Multipart::new(stream, boundary);
         let mut fields = Map::new();
@@ -178,7 +190,9 @@ impl Fields {
                 return Err(Error::Unprocessable(format!("{name} must not be empty")));
             }
             if value.len() > MAX_ID_BYTES {
-                return Err(Error::Unprocessable(format!("{name} is longer than {MAX_ID_BYTES} bytes")));
+                return Err(Error::Unprocessable(format!(
+                    "{name} is longer than {MAX_ID_BYTES} bytes"
+                )));
             }
             Ok(value)
         };
@@ -192,7 +206,8 @@ impl Fields {
     pub fn credentials(&self) -> Result<Map<String, Value>> {
         let malformed = || {
             Error::BadRequest(
-                "Malformed credentials: send the JSON object returned by /credentials, with its access_token".into(),
+                "Malformed credentials: send the JSON object returned by /credentials, with its access_token"
+                    .into(),
             )
         };
         let credentials = match self.0.get("credentials") {
@@ -201,7 +216,12 @@ impl Fields {
             Some(value) => value.clone(),
         };
         match credentials {
-            Value::Object(map) if map.get("access_token").and_then(Value::as_str).is_some_and(|t| !t.is_empty()) => {
+            Value::Object(map)
+                if map
+                    .get("access_token")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| !t.is_empty()) =>
+            {
                 Ok(map)
             }
             _ => Err(malformed()),

@@ -68,7 +68,8 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
                 let app = app.clone();
                 async move { Ok::<_, Infallible>(route(&app, peer, request).await) }
             });
-            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let connection =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
                 tracing::debug!("connection closed: {error}");
             }
@@ -77,7 +78,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
 }
 
 /// Maps `/integrations/{provider}/{endpoint}` onto the handler, as API Gateway's routes do.
-async fn route(app: &App, peer: SocketAddr, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn route(
+    app: &App,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
     let routed = match segments.as_slice() {
@@ -88,7 +93,10 @@ async fn route(app: &App, peer: SocketAddr, request: hyper::Request<Incoming>) -
         _ => None,
     };
     let Some((endpoint, provider)) = routed else {
-        return into_hyper(json_response(StatusCode::NOT_FOUND, &serde_json::json!({"detail": "Not Found"})));
+        return into_hyper(json_response(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"detail": "Not Found"}),
+        ));
     };
     if parts.method != endpoint.method() && parts.method != Method::OPTIONS {
         let detail = serde_json::json!({"detail": "Method Not Allowed"});
@@ -98,8 +106,14 @@ async fn route(app: &App, peer: SocketAddr, request: hyper::Request<Incoming>) -
         Ok(collected) => collected.to_bytes(),
         Err(_) => return into_hyper(Error::PayloadTooLarge.into_json_response()),
     };
-    let body = if body.is_empty() { Body::Empty } else { Body::Binary(body.to_vec()) };
-    let provider = percent_encoding::percent_decode_str(&provider).decode_utf8_lossy().into_owned();
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(body.to_vec())
+    };
+    let provider = percent_encoding::percent_decode_str(&provider)
+        .decode_utf8_lossy()
+        .into_owned();
     let request = lambda_http::Request::from_parts(parts, body)
         .with_path_parameters(HashMap::from([("provider".to_owned(), provider)]));
     tracing::trace!(%peer, "routed");

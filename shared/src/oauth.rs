@@ -88,7 +88,7 @@ pub async fn exchange_code(
     code: &str,
     code_verifier: Option<&str>,
 ) -> Result<TokenResponse> {
-    let name = provider.name();
+    let name = provider.spec.display_name;
     let client_id = provider.client_id.as_deref().unwrap_or_default();
     let secret = provider.client_secret.as_deref();
     let mut fields = vec![
@@ -134,9 +134,18 @@ pub async fn exchange_code(
     if !status.is_success() {
         let reason = provider_message(status, &body);
         return Err(match status {
-            StatusCode::UNAUTHORIZED => Error::ProviderUnauthorized { provider: name, reason },
-            status if status.is_client_error() => Error::ProviderRejected { provider: name, reason },
-            _ => Error::ProviderFailed { provider: name, reason },
+            StatusCode::UNAUTHORIZED => Error::ProviderUnauthorized {
+                provider: name,
+                reason,
+            },
+            status if status.is_client_error() => Error::ProviderRejected {
+                provider: name,
+                reason,
+            },
+            _ => Error::ProviderFailed {
+                provider: name,
+                reason,
+            },
         });
     }
     match serde_json::from_slice::<Value>(&body) {

@@ -130,7 +130,10 @@ pub struct MemoryBackend {
 impl MemoryBackend {
     fn put(&self, key: &str, value: String, ttl: Duration) {
         let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= 1024 {
             entries.retain(|_, (expires, _)| *expires > now);
         }
@@ -138,7 +141,10 @@ impl MemoryBackend {
     }
 
     fn take(&self, key: &str) -> Option<String> {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (expires, value) = entries.remove(key)?;
         (expires > Instant::now()).then_some(value)
     }

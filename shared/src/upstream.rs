@@ -45,7 +45,7 @@ impl<'a> Api<'a> {
 
     /// Sends the request, waiting out 429s and retrying 5xx a bounded number of times.
     pub async fn send_json(&self, request: RequestBuilder) -> Result<Value> {
-        let provider = self.provider.name();
+        let provider = self.provider.spec.display_name;
         let mut last_failure = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let Some(request) = request.try_clone() else {
@@ -102,8 +102,7 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    (seconds.is_finite() && seconds >= 0.0)
-        .then(|| Duration::from_secs_f64(seconds).min(MAX_RETRY_WAIT))
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds).min(MAX_RETRY_WAIT))
 }
 
 /// Maps a non-retryable answer: the provider refused the token (401/403) or something else broke.
@@ -111,9 +110,7 @@ async fn refusal(provider: &'static str, response: Response) -> Error {
     let status = response.status();
     let reason = provider_message(status, &response.bytes().await.unwrap_or_default());
     match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            Error::ProviderUnauthorized { provider, reason }
-        }
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::ProviderUnauthorized { provider, reason },
         _ => Error::ProviderFailed { provider, reason },
     }
 }

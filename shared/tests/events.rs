@@ -43,7 +43,10 @@ async fn every_event_is_listed_with_its_status() {
     listed.sort();
     assert_eq!(files, listed);
     for endpoint in Endpoint::ALL {
-        assert!(files.iter().any(|file| endpoint_of(file) == endpoint), "no event for {endpoint:?}");
+        assert!(
+            files.iter().any(|file| endpoint_of(file) == endpoint),
+            "no event for {endpoint:?}"
+        );
     }
 }
 
@@ -68,7 +71,11 @@ async fn events_replay_through_the_handlers() {
         let request = lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{file}: {e}"));
         let response = handle(&app, endpoint_of(name), request).await;
         let body = body_text(response.body());
-        assert_eq!(response.status(), StatusCode::from_u16(expected).unwrap(), "{name}: {body}");
+        assert_eq!(
+            response.status(),
+            StatusCode::from_u16(expected).unwrap(),
+            "{name}: {body}"
+        );
         if name == "load" {
             let items = body_json(response.body());
             assert_eq!(items[0]["name"], "From an event", "{body}");

@@ -41,9 +41,20 @@ on_both_stores!(
 
 /// POST /authorize; returns the consent URL.
 async fn authorize(app: &App, provider: &str, user: &str, org: &str) -> String {
-    let (status, body) = call(app, Endpoint::Authorize, form(provider, Endpoint::Authorize, &[("user_id", user), ("org_id", org)])).await;
+    let (status, body) = call(
+        app,
+        Endpoint::Authorize,
+        form(
+            provider,
+            Endpoint::Authorize,
+            &[("user_id", user), ("org_id", org)],
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    body.as_str().expect("the consent URL is a JSON string").to_owned()
+    body.as_str()
+        .expect("the consent URL is a JSON string")
+        .to_owned()
 }
 
 async fn callback_with(app: &App, provider: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
@@ -54,7 +65,16 @@ async fn callback_with(app: &App, provider: &str, query: &[(&str, &str)]) -> (St
 }
 
 async fn credentials(app: &App, provider: &str, user: &str, org: &str) -> (StatusCode, Value) {
-    call(app, Endpoint::Credentials, json(provider, Endpoint::Credentials, &json!({ "user_id": user, "org_id": org }))).await
+    call(
+        app,
+        Endpoint::Credentials,
+        json(
+            provider,
+            Endpoint::Credentials,
+            &json!({ "user_id": user, "org_id": org }),
+        ),
+    )
+    .await
 }
 
 async fn notion_connects_and_loads(kind: StoreKind) {
@@ -63,7 +83,10 @@ async fn notion_connects_and_loads(kind: StoreKind) {
     let (user, org) = (unique("user"), unique("org"));
 
     let url = authorize(&app, "notion", &user, &org).await;
-    assert!(url.starts_with(&format!("{}/notion/authorize?", fake.uri())), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/notion/authorize?", fake.uri())),
+        "{url}"
+    );
     assert_eq!(url.matches('?').count(), 1, "{url}");
     assert_eq!(url.matches("response_type=").count(), 1, "{url}");
     let query = query_of(&url);
@@ -76,14 +99,22 @@ async fn notion_connects_and_loads(kind: StoreKind) {
 
     fakes::notion_token(&fake, "notion-code", "secret_notion_access").await;
     fakes::notion_search(&fake, "secret_notion_access").await;
-    let (status, page) = callback_with(&app, "notion", &[("code", "notion-code"), ("state", &query["state"])]).await;
+    let (status, page) = callback_with(
+        &app,
+        "notion",
+        &[("code", "notion-code"), ("state", &query["state"])],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("window.close()"));
 
     let (status, tokens) = credentials(&app, "notion", &user, &org).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(tokens["access_token"], "secret_notion_access");
-    assert_eq!(tokens["workspace_id"], "j565j4d7x3-2882-61bs-564a-jj9d9ui-c36hxfr7x", "kept as Notion sent it");
+    assert_eq!(
+        tokens["workspace_id"], "j565j4d7x3-2882-61bs-564a-jj9d9ui-c36hxfr7x",
+        "kept as Notion sent it"
+    );
     assert_eq!(tokens["owner"]["type"], "user");
 
     // As the original's clients send it: the credentials object as a JSON string in a form field.
@@ -123,23 +154,42 @@ async fn hubspot_connects_and_loads_with_form_data(kind: StoreKind) {
     let app = app(kind, config(&fake.uri(), &[])).await;
     let (user, org) = (unique("user"), unique("org"));
 
-    let request = multipart("hubspot", Endpoint::Authorize, &[("user_id", &user), ("org_id", &org)]);
+    let request = multipart(
+        "hubspot",
+        Endpoint::Authorize,
+        &[("user_id", &user), ("org_id", &org)],
+    );
     let (status, url) = call(&app, Endpoint::Authorize, request).await;
     assert_eq!(status, StatusCode::OK, "{url}");
     let query = query_of(url.as_str().unwrap());
     assert_eq!(query["client_id"], "hubspot-client-id");
-    assert_eq!(query["scope"], "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read");
+    assert_eq!(
+        query["scope"],
+        "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read"
+    );
     assert_eq!(query["redirect_uri"], redirect_uri("hubspot"));
 
     fakes::hubspot_token(&fake, "hubspot-code", "hubspot-access").await;
     fakes::hubspot_objects(&fake, "hubspot-access").await;
-    let (status, page) = callback_with(&app, "hubspot", &[("code", "hubspot-code"), ("state", &query["state"])]).await;
+    let (status, page) = callback_with(
+        &app,
+        "hubspot",
+        &[("code", "hubspot-code"), ("state", &query["state"])],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{page}");
 
-    let request = multipart("hubspot", Endpoint::Credentials, &[("user_id", &user), ("org_id", &org)]);
+    let request = multipart(
+        "hubspot",
+        Endpoint::Credentials,
+        &[("user_id", &user), ("org_id", &org)],
+    );
     let (status, tokens) = call(&app, Endpoint::Credentials, request).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    assert_eq!(tokens["refresh_token"], "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1");
+    assert_eq!(
+        tokens["refresh_token"],
+        "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1"
+    );
     assert_eq!(tokens["expires_in"], 1800);
 
     let request = multipart("hubspot", Endpoint::Load, &[("credentials", &tokens.to_string())]);
@@ -149,7 +199,13 @@ async fn hubspot_connects_and_loads_with_form_data(kind: StoreKind) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|item| (item["id"].as_str().unwrap().into(), item["type"].as_str().unwrap().into(), item["name"].as_str().unwrap().into()))
+        .map(|item| {
+            (
+                item["id"].as_str().unwrap().into(),
+                item["type"].as_str().unwrap().into(),
+                item["name"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let expected = [
         ("101", "contact", "Ada Lovelace"),
@@ -158,7 +214,10 @@ async fn hubspot_connects_and_loads_with_form_data(kind: StoreKind) {
         ("201", "company", "Analytical Engines Ltd"),
         ("301", "deal", "Difference Engine No. 2"),
     ];
-    assert_eq!(summary, expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())));
+    assert_eq!(
+        summary,
+        expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    );
     assert_eq!(items[0]["creation_time"], "2024-04-01T12:00:00.000Z");
     assert_eq!(items[0]["last_modified_time"], "2024-04-02T12:00:00.000Z");
 }
@@ -175,9 +234,20 @@ async fn airtable_connects_with_pkce_and_loads(kind: StoreKind) {
     assert_eq!(query["scope"], "data.records:read schema.bases:read");
     assert_eq!(query["response_type"], "code");
 
-    fakes::airtable_token(&fake, "airtable-code", &query["code_challenge"], "airtable-access").await;
+    fakes::airtable_token(
+        &fake,
+        "airtable-code",
+        &query["code_challenge"],
+        "airtable-access",
+    )
+    .await;
     fakes::airtable_meta(&fake, "airtable-access").await;
-    let (status, page) = callback_with(&app, "airtable", &[("code", "airtable-code"), ("state", &query["state"])]).await;
+    let (status, page) = callback_with(
+        &app,
+        "airtable",
+        &[("code", "airtable-code"), ("state", &query["state"])],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{page}");
 
     let (status, tokens) = credentials(&app, "airtable", &user, &org).await;
@@ -186,11 +256,25 @@ async fn airtable_connects_with_pkce_and_loads(kind: StoreKind) {
     assert_eq!(tokens["refresh_expires_in"], 5184000);
 
     // A JSON body may carry the credentials as an object.
-    let (status, items) = call(&app, Endpoint::Load, json("airtable", Endpoint::Load, &json!({ "credentials": tokens }))).await;
+    let (status, items) = call(
+        &app,
+        Endpoint::Load,
+        json("airtable", Endpoint::Load, &json!({ "credentials": tokens })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{items}");
     let items = items.as_array().unwrap();
     let ids: Vec<&str> = items.iter().map(|item| item["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["appLkNDICXNqxSDhG", "tbltp8DGLhqbUmjK1", "appSW9R5uCNmRmfl6", "tblQ1Jm8N6bwrvK9c", "tblXk2Aa9Z3t0mP1q"]);
+    assert_eq!(
+        ids,
+        [
+            "appLkNDICXNqxSDhG",
+            "tbltp8DGLhqbUmjK1",
+            "appSW9R5uCNmRmfl6",
+            "tblQ1Jm8N6bwrvK9c",
+            "tblXk2Aa9Z3t0mP1q"
+        ]
+    );
     assert_eq!(items[0]["type"], "base");
     assert_eq!(items[0]["directory"], true);
     assert_eq!(items[0]["name"], "Apartment Hunting");
@@ -215,7 +299,10 @@ async fn replayed_state_is_refused(kind: StoreKind) {
     assert!(page.contains("Unknown, expired or already used state"), "{page}");
 
     let (_, tokens) = credentials(&app, "notion", &user, &org).await;
-    assert_eq!(tokens["access_token"], "first-access", "the replay changed nothing");
+    assert_eq!(
+        tokens["access_token"], "first-access",
+        "the replay changed nothing"
+    );
 }
 
 async fn state_issued_for_another_provider_is_refused(kind: StoreKind) {
@@ -226,9 +313,18 @@ async fn state_issued_for_another_provider_is_refused(kind: StoreKind) {
 
     let (status, _) = callback_with(&app, "hubspot", &[("code", "code"), ("state", &state)]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(credentials(&app, "hubspot", &user, &org).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(credentials(&app, "notion", &user, &org).await.0, StatusCode::NOT_FOUND);
-    assert!(fake.received_requests().await.unwrap().is_empty(), "no exchange was attempted");
+    assert_eq!(
+        credentials(&app, "hubspot", &user, &org).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        credentials(&app, "notion", &user, &org).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        fake.received_requests().await.unwrap().is_empty(),
+        "no exchange was attempted"
+    );
 }
 
 async fn denied_consent_spends_the_state_and_stores_nothing(kind: StoreKind) {
@@ -239,28 +335,66 @@ async fn denied_consent_spends_the_state_and_stores_nothing(kind: StoreKind) {
 
     let denied = [
         ("error", "access_denied"),
-        ("error_description", "<script>alert(1)</script> The user denied access"),
+        (
+            "error_description",
+            "<script>alert(1)</script> The user denied access",
+        ),
         ("state", &state),
     ];
     let (status, page) = callback_with(&app, "airtable", &denied).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("access_denied"));
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "escaped: {page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "escaped: {page}"
+    );
     assert!(!page.contains("<script>alert"), "{page}");
 
     let (status, _) = callback_with(&app, "airtable", &[("code", "late-code"), ("state", &state)]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "the state was spent by the denial");
-    assert_eq!(credentials(&app, "airtable", &user, &org).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the state was spent by the denial"
+    );
+    assert_eq!(
+        credentials(&app, "airtable", &user, &org).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert!(fake.received_requests().await.unwrap().is_empty());
 }
 
 async fn refused_exchanges_answer_by_the_providers_status(kind: StoreKind) {
     let cases = [
-        (400, json!({ "error": "invalid_grant", "error_description": "Invalid code" }), StatusCode::BAD_REQUEST, "Invalid code"),
-        (401, json!({ "error": "invalid_client" }), StatusCode::UNAUTHORIZED, "invalid_client"),
-        (400, json!({ "status": "BAD_AUTH_CODE", "message": "missing or unknown auth code" }), StatusCode::BAD_REQUEST, "missing or unknown auth code"),
-        (503, json!({ "message": "maintenance" }), StatusCode::BAD_GATEWAY, "maintenance"),
-        (200, json!({ "token_type": "bearer" }), StatusCode::BAD_GATEWAY, "without an access_token"),
+        (
+            400,
+            json!({ "error": "invalid_grant", "error_description": "Invalid code" }),
+            StatusCode::BAD_REQUEST,
+            "Invalid code",
+        ),
+        (
+            401,
+            json!({ "error": "invalid_client" }),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            400,
+            json!({ "status": "BAD_AUTH_CODE", "message": "missing or unknown auth code" }),
+            StatusCode::BAD_REQUEST,
+            "missing or unknown auth code",
+        ),
+        (
+            503,
+            json!({ "message": "maintenance" }),
+            StatusCode::BAD_GATEWAY,
+            "maintenance",
+        ),
+        (
+            200,
+            json!({ "token_type": "bearer" }),
+            StatusCode::BAD_GATEWAY,
+            "without an access_token",
+        ),
     ];
     for (provider_status, body, expected, message) in cases {
         let fake = MockServer::start().await;
@@ -273,10 +407,14 @@ async fn refused_exchanges_answer_by_the_providers_status(kind: StoreKind) {
             .expect(1)
             .mount(&fake)
             .await;
-        let (status, page) = callback_with(&app, "hubspot", &[("code", "some-code"), ("state", &state)]).await;
+        let (status, page) =
+            callback_with(&app, "hubspot", &[("code", "some-code"), ("state", &state)]).await;
         assert_eq!(status, expected, "{provider_status}: {page}");
         assert!(page.contains(message), "{page}");
-        assert_eq!(credentials(&app, "hubspot", &user, &org).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            credentials(&app, "hubspot", &user, &org).await.0,
+            StatusCode::NOT_FOUND
+        );
     }
 }
 
@@ -291,7 +429,10 @@ async fn credentials_are_handed_out_once(kind: StoreKind) {
     assert_eq!(credentials(&app, "notion", &user, &org).await.0, StatusCode::OK);
     let (status, body) = credentials(&app, "notion", &user, &org).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["detail"].as_str().unwrap().contains("No credentials"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("No credentials"),
+        "{body}"
+    );
 }
 
 async fn ids_with_separators_do_not_collide(kind: StoreKind) {
@@ -304,18 +445,27 @@ async fn ids_with_separators_do_not_collide(kind: StoreKind) {
     fakes::notion_token(&fake, "code", "access").await;
     callback_with(&app, "notion", &[("code", "code"), ("state", &state)]).await;
 
-    assert_eq!(credentials(&app, "notion", &other_user, &other_org).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        credentials(&app, "notion", &other_user, &other_org).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(credentials(&app, "notion", &user, &org).await.0, StatusCode::OK);
 }
 
 async fn stored_values_expire(kind: StoreKind) {
     let store = Store::new(backend(kind).await, sealer());
     let key = unique("integrations:test");
-    store.put(&key, &json!({ "n": 1 }), Duration::from_millis(100)).await.unwrap();
+    store
+        .put(&key, &json!({ "n": 1 }), Duration::from_millis(100))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(store.take::<Value>(&key).await.unwrap(), None);
 
-    store.put(&key, &json!({ "n": 2 }), Duration::from_secs(5)).await.unwrap();
+    store
+        .put(&key, &json!({ "n": 2 }), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(store.take::<Value>(&key).await.unwrap(), Some(json!({ "n": 2 })));
     assert_eq!(store.take::<Value>(&key).await.unwrap(), None, "taken once");
 }
@@ -332,13 +482,34 @@ async fn racing_callbacks_with_one_state_connect_once_on_redis() {
     let racers = (0..50).map(|_| {
         let (app, state) = (app.clone(), state.clone());
         tokio::spawn(async move {
-            handle(&app, Endpoint::OAuth2Callback, callback("notion", &[("code", "the-code"), ("state", &state)]))
-                .await
-                .status()
+            handle(
+                &app,
+                Endpoint::OAuth2Callback,
+                callback("notion", &[("code", "the-code"), ("state", &state)]),
+            )
+            .await
+            .status()
         })
     });
-    let statuses: Vec<StatusCode> = futures_util::future::join_all(racers).await.into_iter().map(Result::unwrap).collect();
-    assert_eq!(statuses.iter().filter(|status| **status == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|status| **status == StatusCode::BAD_REQUEST).count(), 49);
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| **status == StatusCode::OK)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| **status == StatusCode::BAD_REQUEST)
+            .count(),
+        49
+    );
     assert_eq!(credentials(&app, "notion", &user, &org).await.0, StatusCode::OK);
 }

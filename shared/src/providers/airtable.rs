@@ -28,7 +28,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
 const CONCURRENT_BASES: usize = 4;
 
 async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
-    let bases = all_pages(SPEC.name, |offset| async move {
+    let bases = all_pages(SPEC.display_name, |offset| async move {
         let mut request = api.get("/v0/meta/bases");
         if let Some(offset) = offset {
             request = request.query(&[("offset", offset)]);

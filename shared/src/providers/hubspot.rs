@@ -15,9 +15,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     // v1 is retired in February 2027; v3 takes the same form fields.
     token_url: "https://api.hubapi.com/oauth/v3/token",
     api_url: "https://api.hubapi.com",
-    scopes: Some(
-        "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read",
-    ),
+    scopes: Some("oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read"),
     client_auth: ClientAuth::RequestBody,
     token_body: BodyEncoding::Form,
     pkce: false,
@@ -40,8 +38,12 @@ async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
 }
 
 async fn list_objects(api: &Api<'_>, (path, kind, properties): (&str, &str, &str)) -> Result<Vec<Item>> {
-    let objects = all_pages(SPEC.name, |after| async move {
-        let mut query = vec![("limit", "100"), ("properties", properties), ("archived", "false")];
+    let objects = all_pages(SPEC.display_name, |after| async move {
+        let mut query = vec![
+            ("limit", "100"),
+            ("properties", properties),
+            ("archived", "false"),
+        ];
         if let Some(after) = after.as_deref() {
             query.push(("after", after));
         }
@@ -51,7 +53,10 @@ async fn list_objects(api: &Api<'_>, (path, kind, properties): (&str, &str, &str
         Ok(Page::new(&mut answer, "results", Some(&next)))
     })
     .await?;
-    Ok(objects.iter().filter_map(|object| normalise(kind, object)).collect())
+    Ok(objects
+        .iter()
+        .filter_map(|object| normalise(kind, object))
+        .collect())
 }
 
 pub fn normalise(kind: &str, object: &Value) -> Option<Item> {
@@ -69,7 +74,11 @@ pub fn normalise(kind: &str, object: &Value) -> Option<Item> {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ");
-            Some(if full.is_empty() { property("email").unwrap_or(id).to_owned() } else { full })
+            Some(if full.is_empty() {
+                property("email").unwrap_or(id).to_owned()
+            } else {
+                full
+            })
         }
         "company" => property("name").map(str::to_owned),
         _ => property("dealname").map(str::to_owned),

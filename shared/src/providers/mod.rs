@@ -90,7 +90,10 @@ impl std::fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("name", &self.spec.name)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("redirect_uri", &self.redirect_uri)
             .field("auth_url", &self.auth_url)
             .field("token_url", &self.token_url)

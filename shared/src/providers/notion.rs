@@ -25,7 +25,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
 
 async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
     let version = api.provider.setting("VERSION");
-    let objects = all_pages(SPEC.name, |cursor| async move {
+    let objects = all_pages(SPEC.display_name, |cursor| async move {
         let mut body = json!({ "page_size": 100 });
         if let Some(cursor) = cursor {
             body["start_cursor"] = Value::String(cursor);

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use wiremock::matchers::{body_json, body_partial_json, header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{
+    body_json, body_partial_json, header, method, path, query_param, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use super::basic;
@@ -63,7 +65,9 @@ pub async fn hubspot_token(server: &MockServer, code: &str, access_token: &str) 
     Mock::given(method("POST"))
         .and(path("/hubspot/token"))
         .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(move |request: &Request| form_fields(request) == expected && !request.headers.contains_key("authorization"))
+        .and(move |request: &Request| {
+            form_fields(request) == expected && !request.headers.contains_key("authorization")
+        })
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "bearer",
             "refresh_token": "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
@@ -82,12 +86,16 @@ pub async fn airtable_token(server: &MockServer, code: &str, challenge: &str, ac
     let challenge = challenge.to_owned();
     Mock::given(method("POST"))
         .and(path("/airtable/token"))
-        .and(header("authorization", basic("airtable-client-id", "airtable-client-secret").as_str()))
+        .and(header(
+            "authorization",
+            basic("airtable-client-id", "airtable-client-secret").as_str(),
+        ))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(move |request: &Request| {
             let fields = form_fields(request);
             let verifier = fields.get("code_verifier").cloned().unwrap_or_default();
-            let hashed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            let hashed =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
             fields.len() == 4
                 && fields.get("grant_type").map(String::as_str) == Some("authorization_code")
                 && fields.get("code") == Some(&code)
@@ -154,7 +162,8 @@ pub async fn notion_search(server: &MockServer, access_token: &str) {
         .and(header("authorization", bearer.as_str()))
         .and(header("notion-version", "2022-06-28"))
         .and(|request: &Request| {
-            serde_json::from_slice::<Value>(&request.body).is_ok_and(|body| body.get("start_cursor").is_none())
+            serde_json::from_slice::<Value>(&request.body)
+                .is_ok_and(|body| body.get("start_cursor").is_none())
         })
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "object": "list",
@@ -174,7 +183,9 @@ pub async fn notion_search(server: &MockServer, access_token: &str) {
     Mock::given(method("POST"))
         .and(path("/v1/search"))
         .and(header("authorization", bearer.as_str()))
-        .and(body_partial_json(json!({ "start_cursor": "59833787-2cf9-4fdf-8782-e53db20768a5" })))
+        .and(body_partial_json(
+            json!({ "start_cursor": "59833787-2cf9-4fdf-8782-e53db20768a5" }),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "object": "list",
             "results": [
@@ -205,22 +216,38 @@ pub fn hubspot_object(id: &str, properties: Value) -> Value {
 pub async fn hubspot_objects(server: &MockServer, access_token: &str) {
     let bearer = format!("Bearer {access_token}");
     let pages: [(&str, Option<&str>, Value); 4] = [
-        ("contacts", None, json!({
-            "results": [
-                hubspot_object("101", json!({ "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com" })),
-                hubspot_object("102", json!({ "firstname": null, "lastname": null, "email": "grace@example.com" })),
-            ],
-            "paging": { "next": { "after": "103", "link": "https://api.hubapi.com/crm/v3/objects/contacts?after=103" } }
-        })),
-        ("contacts", Some("103"), json!({
-            "results": [ hubspot_object("103", json!({ "firstname": " Alan ", "lastname": "" })) ]
-        })),
-        ("companies", None, json!({
-            "results": [ hubspot_object("201", json!({ "name": "Analytical Engines Ltd", "domain": "engines.example" })) ]
-        })),
-        ("deals", None, json!({
-            "results": [ hubspot_object("301", json!({ "dealname": "Difference Engine No. 2", "amount": "1000" })) ]
-        })),
+        (
+            "contacts",
+            None,
+            json!({
+                "results": [
+                    hubspot_object("101", json!({ "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com" })),
+                    hubspot_object("102", json!({ "firstname": null, "lastname": null, "email": "grace@example.com" })),
+                ],
+                "paging": { "next": { "after": "103", "link": "https://api.hubapi.com/crm/v3/objects/contacts?after=103" } }
+            }),
+        ),
+        (
+            "contacts",
+            Some("103"),
+            json!({
+                "results": [ hubspot_object("103", json!({ "firstname": " Alan ", "lastname": "" })) ]
+            }),
+        ),
+        (
+            "companies",
+            None,
+            json!({
+                "results": [ hubspot_object("201", json!({ "name": "Analytical Engines Ltd", "domain": "engines.example" })) ]
+            }),
+        ),
+        (
+            "deals",
+            None,
+            json!({
+                "results": [ hubspot_object("301", json!({ "dealname": "Difference Engine No. 2", "amount": "1000" })) ]
+            }),
+        ),
     ];
     for (object, after, body) in pages {
         let mut mock = Mock::given(method("GET"))
@@ -231,7 +258,10 @@ pub async fn hubspot_objects(server: &MockServer, access_token: &str) {
             Some(after) => mock.and(query_param("after", after)),
             None => mock.and(query_param_is_missing("after")),
         };
-        mock.respond_with(ResponseTemplate::new(200).set_body_json(body)).expect(1).mount(server).await;
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(server)
+            .await;
     }
 }
 
@@ -260,11 +290,17 @@ pub async fn airtable_meta(server: &MockServer, access_token: &str) {
         .mount(server)
         .await;
     for (base, tables) in [
-        ("appLkNDICXNqxSDhG", json!([ { "id": "tbltp8DGLhqbUmjK1", "name": "Apartments", "primaryFieldId": "fld1VnoyuotSTyxW1", "fields": [], "views": [] } ])),
-        ("appSW9R5uCNmRmfl6", json!([
-            { "id": "tblQ1Jm8N6bwrvK9c", "name": "Projects", "primaryFieldId": "fldA", "fields": [], "views": [] },
-            { "id": "tblXk2Aa9Z3t0mP1q", "name": "Clients", "primaryFieldId": "fldB", "fields": [], "views": [] }
-        ])),
+        (
+            "appLkNDICXNqxSDhG",
+            json!([ { "id": "tbltp8DGLhqbUmjK1", "name": "Apartments", "primaryFieldId": "fld1VnoyuotSTyxW1", "fields": [], "views": [] } ]),
+        ),
+        (
+            "appSW9R5uCNmRmfl6",
+            json!([
+                { "id": "tblQ1Jm8N6bwrvK9c", "name": "Projects", "primaryFieldId": "fldA", "fields": [], "views": [] },
+                { "id": "tblXk2Aa9Z3t0mP1q", "name": "Clients", "primaryFieldId": "fldB", "fields": [], "views": [] }
+            ]),
+        ),
     ] {
         Mock::given(method("GET"))
             .and(path(format!("/v0/meta/bases/{base}/tables")))

@@ -66,8 +66,18 @@ impl RedisServer {
     pub fn start_tls(cert: &str, key: &str, password: &str) -> Self {
         let port = free_port();
         let args: Vec<String> = [
-            "--tls-port", &port.to_string(), "--port", "0", "--tls-cert-file", cert, "--tls-key-file", key,
-            "--tls-auth-clients", "no", "--requirepass", password,
+            "--tls-port",
+            &port.to_string(),
+            "--port",
+            "0",
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            key,
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
         ]
         .iter()
         .map(|arg| arg.to_string())
@@ -112,7 +122,10 @@ impl RedisServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("redis-server exited at start ({status}); is it installed with TLS support?");
             }
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -167,7 +180,11 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Which store a test runs against; every flow test runs against both.
@@ -180,14 +197,20 @@ pub enum StoreKind {
 pub async fn backend(kind: StoreKind) -> Backend {
     match kind {
         StoreKind::Memory => Backend::memory(),
-        StoreKind::Redis => Backend::redis(&redis_url(), None).await.expect("Redis is reachable"),
+        StoreKind::Redis => Backend::redis(&redis_url(), None)
+            .await
+            .expect("Redis is reachable"),
     }
 }
 
 /// Configuration with every provider's URLs pointing at `fake` (a wiremock server).
 pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::new();
-    for (prefix, name) in [("NOTION", "notion"), ("HUBSPOT", "hubspot"), ("AIRTABLE", "airtable")] {
+    for (prefix, name) in [
+        ("NOTION", "notion"),
+        ("HUBSPOT", "hubspot"),
+        ("AIRTABLE", "airtable"),
+    ] {
         vars.insert(format!("{prefix}_CLIENT_ID"), format!("{name}-client-id"));
         vars.insert(format!("{prefix}_CLIENT_SECRET"), format!("{name}-client-secret"));
         vars.insert(format!("{prefix}_AUTH_URL"), format!("{fake}/{name}/authorize"));
@@ -198,7 +221,10 @@ pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
             format!("https://app.example/integrations/{name}/oauth2callback"),
         );
     }
-    vars.insert("NOTION_AUTH_URL".into(), format!("{fake}/notion/authorize?owner=user&response_type=code"));
+    vars.insert(
+        "NOTION_AUTH_URL".into(),
+        format!("{fake}/notion/authorize?owner=user&response_type=code"),
+    );
     vars.insert("TOKEN_ENCRYPTION_KEY".into(), TEST_KEY.into());
     vars.insert("HTTP_TIMEOUT_SECS".into(), "2".into());
     for (name, value) in extra {
@@ -217,7 +243,14 @@ pub fn sealer() -> Sealer {
 }
 
 /// A request as `lambda_http` hands it to a function: path parameter set, body as given.
-pub fn request(method: Method, provider: &str, endpoint: Endpoint, uri_query: &str, content_type: Option<&str>, body: Body) -> Request {
+pub fn request(
+    method: Method,
+    provider: &str,
+    endpoint: Endpoint,
+    uri_query: &str,
+    content_type: Option<&str>,
+    body: Body,
+) -> Request {
     let uri = format!(
         "https://api.example/integrations/{provider}/{}{uri_query}",
         endpoint.path_segment()
@@ -234,11 +267,25 @@ pub fn request(method: Method, provider: &str, endpoint: Endpoint, uri_query: &s
 
 pub fn form(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) -> Request {
     let body = serde_urlencoded::to_string(fields).unwrap();
-    request(Method::POST, provider, endpoint, "", Some("application/x-www-form-urlencoded"), Body::Text(body))
+    request(
+        Method::POST,
+        provider,
+        endpoint,
+        "",
+        Some("application/x-www-form-urlencoded"),
+        Body::Text(body),
+    )
 }
 
 pub fn json(provider: &str, endpoint: Endpoint, value: &Value) -> Request {
-    request(Method::POST, provider, endpoint, "", Some("application/json"), Body::Text(value.to_string()))
+    request(
+        Method::POST,
+        provider,
+        endpoint,
+        "",
+        Some("application/json"),
+        Body::Text(value.to_string()),
+    )
 }
 
 /// A browser `FormData` body.
@@ -246,16 +293,34 @@ pub fn multipart(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) ->
     let boundary = "----formdata-test-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {
-        write!(body, "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").unwrap();
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+        .unwrap();
     }
     write!(body, "--{boundary}--\r\n").unwrap();
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    request(Method::POST, provider, endpoint, "", Some(&content_type), Body::Binary(body))
+    request(
+        Method::POST,
+        provider,
+        endpoint,
+        "",
+        Some(&content_type),
+        Body::Binary(body),
+    )
 }
 
 pub fn callback(provider: &str, query: &[(&str, &str)]) -> Request {
     let query = format!("?{}", serde_urlencoded::to_string(query).unwrap());
-    request(Method::GET, provider, Endpoint::OAuth2Callback, &query, None, Body::Empty)
+    request(
+        Method::GET,
+        provider,
+        Endpoint::OAuth2Callback,
+        &query,
+        None,
+        Body::Empty,
+    )
 }
 
 pub async fn call(app: &App, endpoint: Endpoint, request: Request) -> (StatusCode, Value) {
@@ -282,7 +347,10 @@ pub fn query_of(url: &str) -> HashMap<String, String> {
 }
 
 pub fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 /// A unique id per test run, so tests sharing one Redis never see each other's keys.
