@@ -1,0 +1,33 @@
+# Everyday commands; `make help` lists them. CI runs .ci/run, which runs the same checks.
+.PHONY: help run test lint fmt template build-lambda package clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+run: ## Serve the four endpoints on 127.0.0.1:8000 with the in-process store
+	cargo run --release -p local-api
+
+test: ## Run every test (starts a private redis-server unless REDIS_URL is set)
+	cargo test --workspace
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+template: ## cfn-lint and sam validate --lint on template.yaml
+	scripts/lint-template
+
+build-lambda: ## Build the four functions for Lambda (arm64) with cargo-lambda
+	cargo lambda build --release --arm64
+
+package: build-lambda ## Zip each function's bootstrap as Lambda receives it, and print the sizes
+	@for f in authorize oauth2callback credentials load; do \
+		(cd target/lambda/$$f && rm -f ../$$f.zip && zip -q -9 ../$$f.zip bootstrap); \
+		printf '%-16s %8d bytes\n' $$f.zip $$(stat -c %s target/lambda/$$f.zip); \
+	done
+
+clean: ## Remove build output
+	cargo clean
