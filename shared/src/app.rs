@@ -38,7 +38,8 @@ impl App {
     }
 
     /// What a Lambda function needs: Redis and an encryption key, or no start at all.
-    pub async fn for_lambda(config: Config) -> Result<Self, StartupError> {
+    pub async fn for_lambda(mut config: Config) -> Result<Self, StartupError> {
+        config.redirect_uri_required = true;
         let url = config.redis_url.clone().ok_or(StartupError::MissingRedisUrl)?;
         let sealer = config.sealer()?.ok_or(StartupError::MissingEncryptionKey)?;
         let backend = Backend::redis(&url, config.redis_ca_cert.as_deref()).await?;

@@ -24,6 +24,8 @@ pub struct Config {
     /// `TOKEN_ENCRYPTION_KEY` and `TOKEN_ENCRYPTION_KEYS_OLD`, unparsed.
     encryption_key: Option<String>,
     old_encryption_keys: Vec<String>,
+    /// Set on Lambda: a provider without an explicit `P_REDIRECT_URI` is not configured.
+    pub redirect_uri_required: bool,
     /// Connect and total timeouts of every outbound HTTP call.
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -63,6 +65,7 @@ impl Config {
             allowed_origins: list("ALLOWED_ORIGINS"),
             encryption_key: var("TOKEN_ENCRYPTION_KEY"),
             old_encryption_keys: list("TOKEN_ENCRYPTION_KEYS_OLD"),
+            redirect_uri_required: false,
             connect_timeout: seconds("HTTP_CONNECT_TIMEOUT_SECS", 3),
             request_timeout: seconds("HTTP_TIMEOUT_SECS", 10),
         }

@@ -106,7 +106,7 @@ async fn serve(app: &App, endpoint: Endpoint, provider: &str, request: Request) 
         .config
         .provider(provider)
         .ok_or_else(|| Error::UnknownProvider(provider.chars().take(64).collect()))?;
-    let missing = provider.missing_settings();
+    let missing = provider.missing_settings(app.config.redirect_uri_required);
     if !missing.is_empty() {
         return Err(Error::ProviderNotConfigured {
             provider: provider.spec.display_name,

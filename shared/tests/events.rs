@@ -5,30 +5,8 @@ mod support;
 
 use http::StatusCode;
 use integrations::handlers::{handle, Endpoint};
-use serde_json::json;
 use support::*;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// The status each event is meant to produce; every file in `events/` must be listed.
-pub const EXPECTED: [(&str, u16); 8] = [
-    ("authorize", 200),
-    ("authorize-formdata-base64", 200),
-    ("authorize-unknown-provider", 404),
-    ("oauth2callback-unknown-state", 400),
-    ("oauth2callback-access-denied", 400),
-    ("credentials-none-stored", 404),
-    ("load", 200),
-    ("load-malformed-credentials", 400),
-];
-
-fn endpoint_of(name: &str) -> Endpoint {
-    let function = name.split('-').next().unwrap();
-    Endpoint::ALL
-        .into_iter()
-        .find(|endpoint| endpoint.path_segment() == function)
-        .unwrap_or_else(|| panic!("events/{name}.json names no function"))
-}
+use wiremock::MockServer;
 
 #[tokio::test]
 async fn every_event_is_listed_with_its_status() {
@@ -39,12 +17,12 @@ async fn every_event_is_listed_with_its_status() {
         .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
         .collect();
     files.sort();
-    let mut listed: Vec<String> = EXPECTED.iter().map(|(name, _)| name.to_string()).collect();
+    let mut listed: Vec<String> = EVENTS.iter().map(|(name, _)| name.to_string()).collect();
     listed.sort();
     assert_eq!(files, listed);
     for endpoint in Endpoint::ALL {
         assert!(
-            files.iter().any(|file| endpoint_of(file) == endpoint),
+            files.iter().any(|file| event_endpoint(file) == endpoint),
             "no event for {endpoint:?}"
         );
     }
@@ -53,23 +31,13 @@ async fn every_event_is_listed_with_its_status() {
 #[tokio::test]
 async fn events_replay_through_the_handlers() {
     let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/search"))
-        .and(header("authorization", "Bearer secret_event_token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list",
-            "results": [ fakes::notion_page("0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "From an event", json!({ "type": "workspace", "workspace": true })) ],
-            "next_cursor": null,
-            "has_more": false
-        })))
-        .mount(&fake)
-        .await;
+    mount_event_fakes(&fake).await;
     let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
-    for (name, expected) in EXPECTED {
-        let file = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    for (name, expected) in EVENTS {
+        let file = event_path(name);
         let event = std::fs::read_to_string(&file).unwrap();
         let request = lambda_http::request::from_str(&event).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let response = handle(&app, endpoint_of(name), request).await;
+        let response = handle(&app, event_endpoint(name), request).await;
         let body = body_text(response.body());
         assert_eq!(
             response.status(),

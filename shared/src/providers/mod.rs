@@ -3,9 +3,9 @@
 //! Adding a provider is one file in this folder (its [`ProviderSpec`] and its listing) plus
 //! one line in [`PROVIDERS`]; the OAuth flow, the HTTP plumbing and the handlers are shared.
 
-mod airtable;
-mod hubspot;
-mod notion;
+pub mod airtable;
+pub mod hubspot;
+pub mod notion;
 
 use std::collections::HashMap;
 
@@ -77,6 +77,8 @@ pub struct Provider {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub redirect_uri: String,
+    /// Whether `redirect_uri` came from the environment rather than the local default.
+    pub redirect_uri_configured: bool,
     pub auth_url: String,
     pub token_url: String,
     pub api_url: String,
@@ -112,11 +114,13 @@ impl Provider {
                 .map(|value| value.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| default.to_owned())
         };
+        let redirect_uri = get("REDIRECT_URI");
         Provider {
             spec,
             client_id: get("CLIENT_ID"),
             client_secret: get("CLIENT_SECRET"),
-            redirect_uri: get("REDIRECT_URI").unwrap_or_else(|| {
+            redirect_uri_configured: redirect_uri.is_some(),
+            redirect_uri: redirect_uri.unwrap_or_else(|| {
                 format!("http://localhost:8000/integrations/{}/oauth2callback", spec.name)
             }),
             auth_url: url("AUTH_URL", spec.auth_url),
@@ -142,14 +146,18 @@ impl Provider {
         self.settings.get(suffix).map(String::as_str).unwrap_or_default()
     }
 
-    /// The variables this provider still needs before it can connect anyone.
-    pub fn missing_settings(&self) -> Vec<String> {
+    /// The variables this provider still needs before it can connect anyone. Deployed
+    /// (`redirect_uri_required`), the localhost default redirect URI is not good enough.
+    pub fn missing_settings(&self, redirect_uri_required: bool) -> Vec<String> {
         let mut missing = Vec::new();
         if self.client_id.is_none() {
             missing.push(format!("{}_CLIENT_ID", self.spec.env_prefix));
         }
         if self.client_secret.is_none() && !self.spec.secret_optional {
             missing.push(format!("{}_CLIENT_SECRET", self.spec.env_prefix));
+        }
+        if redirect_uri_required && !self.redirect_uri_configured {
+            missing.push(format!("{}_REDIRECT_URI", self.spec.env_prefix));
         }
         missing
     }

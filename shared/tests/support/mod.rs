@@ -41,7 +41,8 @@ pub fn redis_url() -> String {
 /// A `redis-server` child that dies with the test process, however that process ends.
 pub struct RedisServer {
     pub port: u16,
-    child: Child,
+    /// The watching shell, and the redis-server it started.
+    child: (Child, u32),
     args: Vec<String>,
     scheme: &'static str,
     password: Option<String>,
@@ -100,9 +101,15 @@ impl RedisServer {
         }
     }
 
+    /// Kills redis-server itself (its socket closes at once), then its watcher.
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let (watcher, redis) = &mut self.child;
+        let _ = Command::new("kill")
+            .args(["-9", &redis.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let _ = watcher.kill();
+        let _ = watcher.wait();
     }
 
     /// Starts it again on the same port, as a restarted managed Redis comes back.
@@ -119,7 +126,7 @@ impl RedisServer {
     fn wait_ready(&mut self) {
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
                 panic!("redis-server exited at start ({status}); is it installed with TLS support?");
             }
             assert!(
@@ -137,7 +144,7 @@ impl Drop for RedisServer {
     }
 }
 
-fn spawn_redis(port: u16, extra: &[String]) -> Child {
+fn spawn_redis(port: u16, extra: &[String]) -> (Child, u32) {
     let mut args = vec![
         "--port".to_owned(),
         port.to_string(),
@@ -148,8 +155,9 @@ fn spawn_redis(port: u16, extra: &[String]) -> Child {
     spawn_redis_raw(&args)
 }
 
-/// Runs redis-server under a shell that kills it when our stdin pipe closes (the test exited).
-fn spawn_redis_raw(args: &[String]) -> Child {
+/// Runs redis-server under a shell that kills it when our stdin pipe closes (the test exited);
+/// returns the shell and redis-server's pid.
+fn spawn_redis_raw(args: &[String]) -> (Child, u32) {
     let server = which("redis-server").unwrap_or_else(|| {
         panic!(
             "The Redis tests need a Redis server: set REDIS_URL=redis://host:port, or install \
@@ -158,17 +166,29 @@ fn spawn_redis_raw(args: &[String]) -> Child {
     });
     let quoted: Vec<String> = args.iter().map(|arg| format!("'{arg}'")).collect();
     let script = format!(
-        "'{}' --save '' --appendonly no --loglevel warning {} & pid=$!; cat >/dev/null; kill $pid",
+        "'{}' --save '' --appendonly no --loglevel warning {} >/dev/null 2>&1 & pid=$!; echo $pid; cat >/dev/null; kill $pid",
         server.display(),
         quoted.join(" ")
     );
-    Command::new("sh")
+    let mut watcher = Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
-        .expect("sh is available")
+        .expect("sh is available");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watcher.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid = line
+        .trim()
+        .parse()
+        .expect("the watcher reports redis-server's pid");
+    (watcher, pid)
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {
@@ -203,8 +223,8 @@ pub async fn backend(kind: StoreKind) -> Backend {
     }
 }
 
-/// Configuration with every provider's URLs pointing at `fake` (a wiremock server).
-pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
+/// The environment of a test deployment, with every provider's URLs pointing at `fake`.
+pub fn vars(fake: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = HashMap::new();
     for (prefix, name) in [
         ("NOTION", "notion"),
@@ -216,10 +236,7 @@ pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
         vars.insert(format!("{prefix}_AUTH_URL"), format!("{fake}/{name}/authorize"));
         vars.insert(format!("{prefix}_TOKEN_URL"), format!("{fake}/{name}/token"));
         vars.insert(format!("{prefix}_API_URL"), fake.to_owned());
-        vars.insert(
-            format!("{prefix}_REDIRECT_URI"),
-            format!("https://app.example/integrations/{name}/oauth2callback"),
-        );
+        vars.insert(format!("{prefix}_REDIRECT_URI"), fakes::redirect_uri(name));
     }
     vars.insert(
         "NOTION_AUTH_URL".into(),
@@ -230,6 +247,12 @@ pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
     for (name, value) in extra {
         vars.insert(name.to_string(), value.to_string());
     }
+    vars
+}
+
+/// [`vars`] as a [`Config`].
+pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
+    let vars = vars(fake, extra);
     Config::from_vars(|name| vars.get(name).cloned())
 }
 
@@ -351,6 +374,53 @@ pub fn basic(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
+}
+
+/// The status each `events/*.json` is meant to produce; every file there must be listed.
+pub const EVENTS: [(&str, u16); 8] = [
+    ("authorize", 200),
+    ("authorize-formdata-base64", 200),
+    ("authorize-unknown-provider", 404),
+    ("oauth2callback-unknown-state", 400),
+    ("oauth2callback-access-denied", 400),
+    ("credentials-none-stored", 404),
+    ("load", 200),
+    ("load-malformed-credentials", 400),
+];
+
+pub fn event_path(name: &str) -> String {
+    format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The endpoint an event file is for: its name up to the first `-`.
+pub fn event_endpoint(name: &str) -> Endpoint {
+    let function = name.split('-').next().unwrap_or_default();
+    Endpoint::ALL
+        .into_iter()
+        .find(|endpoint| endpoint.path_segment() == function)
+        .unwrap_or_else(|| panic!("events/{name}.json names no function"))
+}
+
+/// Answers Notion searches made with the token in `events/load.json`.
+pub async fn mount_event_fakes(fake: &wiremock::MockServer) {
+    use wiremock::matchers::{header, method, path};
+    wiremock::Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .and(header("authorization", "Bearer secret_event_token"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "object": "list",
+                "results": [fakes::notion_page(
+                    "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
+                    "From an event",
+                    serde_json::json!({ "type": "workspace", "workspace": true })
+                )],
+                "next_cursor": null,
+                "has_more": false
+            })),
+        )
+        .mount(fake)
+        .await;
 }
 
 /// A unique id per test run, so tests sharing one Redis never see each other's keys.

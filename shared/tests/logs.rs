@@ -1,0 +1,155 @@
+//! Logs of whole flows at `trace`, every crate included: no token, code, verifier, secret or key.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use fred::prelude::KeysInterface;
+use http::StatusCode;
+use integrations::handlers::{handle, Endpoint};
+use integrations::store::{state_key, Backend};
+use lambda_http::Request;
+use serde_json::Value;
+use support::*;
+use wiremock::MockServer;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const API_KEY: &str = "api-key-that-must-not-be-logged";
+
+fn keyed(mut request: Request) -> Request {
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {API_KEY}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn a_traced_flow_per_provider_logs_no_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let fake = MockServer::start().await;
+    let app = app(StoreKind::Redis, config(&fake.uri(), &[("API_KEYS", API_KEY)])).await;
+    let Backend::Redis(redis) = app.store.backend() else {
+        panic!("Redis")
+    };
+    let mut secrets: Vec<String> = vec![
+        API_KEY.into(),
+        TEST_KEY.into(),
+        "notion-client-secret".into(),
+        "hubspot-client-secret".into(),
+        "airtable-client-secret".into(),
+        "hubspot-refresh-6f18f21e".into(),
+        "airtable-refresh-token".into(),
+    ];
+    for provider in ["notion", "hubspot", "airtable"] {
+        let (user, org) = (unique("user"), unique("org"));
+        let code = format!("{provider}-authorization-code-{}", unique("c"));
+        let token = format!("{provider}-access-token-{}", unique("t"));
+        let authorize = keyed(form(
+            provider,
+            Endpoint::Authorize,
+            &[("user_id", &user), ("org_id", &org)],
+        ));
+        let (status, url) = call(&app, Endpoint::Authorize, authorize).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        let query = query_of(url.as_str().unwrap());
+        let state = query["state"].clone();
+        let sealed: String = redis.get(state_key(&state)).await.unwrap();
+        let record: Value =
+            serde_json::from_slice(&sealer().open(&state_key(&state), &sealed).unwrap()).unwrap();
+        match provider {
+            "notion" => {
+                fakes::notion_token(&fake, &code, &token).await;
+                fakes::notion_search(&fake, &token).await;
+            }
+            "hubspot" => {
+                fakes::hubspot_token(&fake, &code, &token).await;
+                fakes::hubspot_objects(&fake, &token).await;
+            }
+            _ => {
+                secrets.push(record["code_verifier"].as_str().unwrap().to_owned());
+                fakes::airtable_token(&fake, &code, &query["code_challenge"], &token).await;
+                fakes::airtable_meta(&fake, &token).await;
+            }
+        }
+        let callback_query = serde_urlencoded::to_string([("code", &code), ("state", &state)]).unwrap();
+        let response = handle(
+            &app,
+            Endpoint::OAuth2Callback,
+            callback(provider, &[("code", &code), ("state", &state)]),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let request = keyed(form(
+            provider,
+            Endpoint::Credentials,
+            &[("user_id", &user), ("org_id", &org)],
+        ));
+        let (status, credentials) = call(&app, Endpoint::Credentials, request).await;
+        assert_eq!(status, StatusCode::OK);
+        let request = keyed(form(
+            provider,
+            Endpoint::Load,
+            &[("credentials", &credentials.to_string())],
+        ));
+        let (status, items) = call(&app, Endpoint::Load, request).await;
+        assert_eq!(status, StatusCode::OK, "{items}");
+        secrets.extend([code, token, state, callback_query]);
+    }
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    // The fake providers' own logs are not the service's; everything else counts.
+    let ours: Vec<&str> = logs
+        .lines()
+        .filter(|line| !line.contains("\"target\":\"wiremock"))
+        .collect();
+    assert!(
+        ours.len() > 20,
+        "trace logging was captured: {} lines",
+        ours.len()
+    );
+    for secret in &secrets {
+        for line in &ours {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a secret ({}…) is in the log: {line}",
+                &secret[..8]
+            );
+        }
+    }
+    let requests: Vec<&&str> = ours
+        .iter()
+        .filter(|line| line.contains("\"message\":\"request\""))
+        .collect();
+    assert_eq!(requests.len(), 12, "one line per request");
+    for line in requests {
+        for field in [
+            "\"request_id\":",
+            "\"provider\":",
+            "\"status\":",
+            "\"latency_ms\":",
+            "\"path\":\"/integrations/",
+        ] {
+            assert!(line.contains(field), "{field} missing from {line}");
+        }
+    }
+}
