@@ -1,5 +1,5 @@
 # Everyday commands; `make help` lists them. CI runs .ci/run, which runs the same checks.
-.PHONY: help run test lint fmt template build-lambda package clean
+.PHONY: help run test lint fmt template build-lambda package measure clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -20,14 +20,13 @@ fmt: ## Format the code
 template: ## cfn-lint and sam validate --lint on template.yaml
 	scripts/lint-template
 
-build-lambda: ## Build the four functions for Lambda (arm64) with cargo-lambda
-	cargo lambda build --release --arm64
+build-lambda: ## Build the four functions for Lambda (arm64), zip them, print sizes and checks
+	scripts/build-lambda
 
-package: build-lambda ## Zip each function's bootstrap as Lambda receives it, and print the sizes
-	@for f in authorize oauth2callback credentials load; do \
-		(cd target/lambda/$$f && rm -f ../$$f.zip && zip -q -9 ../$$f.zip bootstrap); \
-		printf '%-16s %8d bytes\n' $$f.zip $$(stat -c %s target/lambda/$$f.zip); \
-	done
+package: build-lambda ## Same as build-lambda: target/lambda/<function>.zip
+
+measure: ## Cold start and peak RSS of each release binary under the emulated Runtime API
+	cargo test --release -p integrations --test runtime_api -- --nocapture every_provider
 
 clean: ## Remove build output
 	cargo clean
