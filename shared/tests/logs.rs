@@ -76,21 +76,11 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         let sealed: String = redis.get(state_key(&state)).await.unwrap();
         let record: Value =
             serde_json::from_slice(&sealer().open(&state_key(&state), &sealed).unwrap()).unwrap();
-        match provider {
-            "notion" => {
-                fakes::notion_token(&fake, &code, &token).await;
-                fakes::notion_search(&fake, &token).await;
-            }
-            "hubspot" => {
-                fakes::hubspot_token(&fake, &code, &token).await;
-                fakes::hubspot_objects(&fake, &token).await;
-            }
-            _ => {
-                secrets.push(record["code_verifier"].as_str().unwrap().to_owned());
-                fakes::airtable_token(&fake, &code, &query["code_challenge"], &token).await;
-                fakes::airtable_meta(&fake, &token).await;
-            }
+        if let Some(verifier) = record["code_verifier"].as_str() {
+            secrets.push(verifier.to_owned());
         }
+        let challenge = query.get("code_challenge").map(String::as_str);
+        fakes::mount_provider(&fake, provider, &code, challenge, &token).await;
         let callback_query = serde_urlencoded::to_string([("code", &code), ("state", &state)]).unwrap();
         let response = handle(
             &app,

@@ -239,16 +239,7 @@ async fn an_unreachable_token_endpoint_is_a_502() {
         config(&format!("http://127.0.0.1:{}", free_port()), &[]),
     )
     .await;
-    let (_, url) = call(
-        &app,
-        Endpoint::Authorize,
-        form(
-            "notion",
-            Endpoint::Authorize,
-            &[("user_id", "u"), ("org_id", "o")],
-        ),
-    )
-    .await;
+    let (_, url) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
     let state = query_of(url.as_str().unwrap())["state"].clone();
     let response = handle(
         &app,

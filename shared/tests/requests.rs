@@ -175,16 +175,7 @@ async fn load_refuses_malformed_credentials() {
 #[tokio::test]
 async fn unknown_and_unconfigured_providers() {
     let app = test_app(&[]).await;
-    let (status, body) = call(
-        &app,
-        Endpoint::Authorize,
-        form(
-            "dropbox",
-            Endpoint::Authorize,
-            &[("user_id", "u"), ("org_id", "o")],
-        ),
-    )
-    .await;
+    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("dropbox")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_detail(
         &body,
@@ -196,31 +187,13 @@ async fn unknown_and_unconfigured_providers() {
         config("http://127.0.0.1:9", &[]).without(&["HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET"]),
     )
     .await;
-    let (status, body) = call(
-        &app,
-        Endpoint::Authorize,
-        form(
-            "hubspot",
-            Endpoint::Authorize,
-            &[("user_id", "u"), ("org_id", "o")],
-        ),
-    )
-    .await;
+    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("hubspot")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_detail(
         &body,
         "HubSpot is not configured: set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET",
     );
-    let (status, _) = call(
-        &app,
-        Endpoint::Authorize,
-        form(
-            "notion",
-            Endpoint::Authorize,
-            &[("user_id", "u"), ("org_id", "o")],
-        ),
-    )
-    .await;
+    let (status, _) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
     assert_eq!(status, StatusCode::OK, "the other providers keep working");
 }
 
@@ -231,29 +204,14 @@ async fn airtable_works_as_a_public_client_without_a_secret() {
         config("http://127.0.0.1:9", &[]).without(&["AIRTABLE_CLIENT_SECRET"]),
     )
     .await;
-    let (status, body) = call(
-        &app,
-        Endpoint::Authorize,
-        form(
-            "airtable",
-            Endpoint::Authorize,
-            &[("user_id", "u"), ("org_id", "o")],
-        ),
-    )
-    .await;
+    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("airtable")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
 async fn api_keys_guard_every_endpoint_but_the_callback() {
     let app = test_app(&[("API_KEYS", "first-key, second-key")]).await;
-    let authorize = || {
-        form(
-            "notion",
-            Endpoint::Authorize,
-            &[("user_id", "u"), ("org_id", "o")],
-        )
-    };
+    let authorize = || authorize_request("notion");
     let with = |name: &str, value: &str| {
         let mut request = authorize();
         request.headers_mut().insert(
@@ -327,11 +285,7 @@ async fn cors_answers_listed_origins_only() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(!response.headers().contains_key("access-control-allow-origin"));
 
-    let mut request = form(
-        "notion",
-        Endpoint::Authorize,
-        &[("user_id", "u"), ("org_id", "o")],
-    );
+    let mut request = authorize_request("notion");
     request
         .headers_mut()
         .insert("origin", "https://app.example".parse().unwrap());

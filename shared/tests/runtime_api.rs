@@ -402,20 +402,8 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
         let query = query_of(&url);
         let code = format!("{provider}-code");
         let token = format!("{provider}-token");
-        match provider {
-            "notion" => {
-                fakes::notion_token(&fake, &code, &token).await;
-                fakes::notion_search(&fake, &token).await;
-            }
-            "hubspot" => {
-                fakes::hubspot_token(&fake, &code, &token).await;
-                fakes::hubspot_objects(&fake, &token).await;
-            }
-            _ => {
-                fakes::airtable_token(&fake, &code, &query["code_challenge"], &token).await;
-                fakes::airtable_meta(&fake, &token).await;
-            }
-        }
+        let challenge = query.get("code_challenge").map(String::as_str);
+        fakes::mount_provider(&fake, provider, &code, challenge, &token).await;
         let callback_query =
             serde_urlencoded::to_string([("code", &code), ("state", &query["state"])]).unwrap();
         let (status, headers, page) = functions["oauth2callback"]

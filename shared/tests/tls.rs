@@ -5,10 +5,8 @@ mod support;
 use std::path::PathBuf;
 
 use http::StatusCode;
-use integrations::crypto::Sealer;
 use integrations::handlers::Endpoint;
-use integrations::store::{Backend, Store};
-use integrations::App;
+use integrations::store::Backend;
 use support::*;
 
 /// A throwaway CA and a server certificate for `localhost` signed by it, as PEM files.
@@ -46,14 +44,6 @@ impl Drop for Pki {
     }
 }
 
-fn authorize() -> lambda_http::Request {
-    form(
-        "notion",
-        Endpoint::Authorize,
-        &[("user_id", "u"), ("org_id", "o")],
-    )
-}
-
 #[tokio::test]
 async fn rediss_with_a_private_ca_and_a_password_works_end_to_end() {
     let pki = Pki::new();
@@ -74,12 +64,8 @@ async fn rediss_with_a_private_ca_and_a_password_works_end_to_end() {
         let backend = Backend::redis(&url, Some(&ca))
             .await
             .expect("TLS connection with the private CA");
-        let app = App::new(
-            config("http://127.0.0.1:9", &[]),
-            Store::new(backend, Sealer::new(TEST_KEY, &[]).unwrap()),
-        )
-        .unwrap();
-        let (status, body) = call(&app, Endpoint::Authorize, authorize()).await;
+        let app = app_over(backend);
+        let (status, body) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, _) = call(
             &app,

@@ -311,3 +311,28 @@ pub async fn airtable_meta(server: &MockServer, access_token: &str) {
             .await;
     }
 }
+
+/// A provider's token endpoint (expecting `code`, and for Airtable a verifier matching
+/// `challenge`) and its listing API for `access_token`.
+pub async fn mount_provider(
+    server: &MockServer,
+    provider: &str,
+    code: &str,
+    challenge: Option<&str>,
+    access_token: &str,
+) {
+    match provider {
+        "notion" => {
+            notion_token(server, code, access_token).await;
+            notion_search(server, access_token).await;
+        }
+        "hubspot" => {
+            hubspot_token(server, code, access_token).await;
+            hubspot_objects(server, access_token).await;
+        }
+        _ => {
+            airtable_token(server, code, challenge.unwrap_or_default(), access_token).await;
+            airtable_meta(server, access_token).await;
+        }
+    }
+}

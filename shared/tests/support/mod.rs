@@ -261,6 +261,20 @@ pub async fn app(kind: StoreKind, config: Config) -> App {
     App::new(config, Store::new(backend(kind).await, sealer)).unwrap()
 }
 
+/// An app over `backend`, with providers that are never reached.
+pub fn app_over(backend: Backend) -> App {
+    App::new(config("http://127.0.0.1:9", &[]), Store::new(backend, sealer())).unwrap()
+}
+
+/// `POST /integrations/{provider}/authorize` for user `u` of org `o`.
+pub fn authorize_request(provider: &str) -> Request {
+    form(
+        provider,
+        Endpoint::Authorize,
+        &[("user_id", "u"), ("org_id", "o")],
+    )
+}
+
 pub fn sealer() -> Sealer {
     Sealer::new(TEST_KEY, &[]).unwrap()
 }
