@@ -43,6 +43,7 @@ impl App {
         let url = config.redis_url.clone().ok_or(StartupError::MissingRedisUrl)?;
         let sealer = config.sealer()?.ok_or(StartupError::MissingEncryptionKey)?;
         let backend = Backend::redis(&url, config.redis_ca_cert.as_deref()).await?;
+        warn_if_open(&config);
         App::new(config, Store::new(backend, sealer))
     }
 
@@ -63,9 +64,13 @@ impl App {
                 Backend::memory()
             }
         };
-        if config.api_keys.is_empty() {
-            tracing::warn!("API_KEYS is not set: authorize, credentials and load are open to anyone");
-        }
+        warn_if_open(&config);
         App::new(config, Store::new(backend, sealer))
+    }
+}
+
+fn warn_if_open(config: &Config) {
+    if config.api_keys.is_empty() {
+        tracing::warn!("API_KEYS is not set: authorize, credentials and load are open to anyone");
     }
 }
