@@ -25,6 +25,6 @@ fuzz_target!(|input: (u8, Vec<u8>)| {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     if let Ok(fields) = runtime.block_on(Fields::from_request(&request)) {
         let _ = fields.identity();
-        let _ = fields.credentials();
+        let _ = fields.access_token();
     }
 });

@@ -2,7 +2,7 @@
 
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, ORIGIN, VARY,
+    ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, VARY,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::Body;
@@ -44,8 +44,9 @@ pub fn check_api_key(config: &Config, headers: &HeaderMap) -> Result<()> {
     }
 }
 
-fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
-    let origin = headers.get(ORIGIN)?;
+/// The request's `Origin`, when it is one of `ALLOWED_ORIGINS`.
+fn allowed_origin<'a>(config: &Config, origin: Option<&'a HeaderValue>) -> Option<&'a HeaderValue> {
+    let origin = origin?;
     config
         .allowed_origins
         .iter()
@@ -54,8 +55,8 @@ fn allowed_origin<'a>(config: &Config, headers: &'a HeaderMap) -> Option<&'a Hea
 }
 
 /// Answers a CORS preflight: 204 for a listed origin, 403 otherwise.
-pub fn preflight(config: &Config, headers: &HeaderMap) -> Response {
-    if allowed_origin(config, headers).is_none() {
+pub fn preflight(config: &Config, origin: Option<&HeaderValue>) -> Response {
+    if allowed_origin(config, origin).is_none() {
         return Error::OriginNotAllowed.into_json_response();
     }
     let mut response = Response::new(Body::Empty);
@@ -74,14 +75,14 @@ pub fn preflight(config: &Config, headers: &HeaderMap) -> Response {
 }
 
 /// Adds `Access-Control-Allow-Origin` for listed origins only.
-pub fn add_cors_headers(config: &Config, request: &HeaderMap, response: &mut Response) {
+pub fn add_cors_headers(config: &Config, origin: Option<&HeaderValue>, response: &mut Response) {
     if config.allowed_origins.is_empty() {
         return;
     }
     response
         .headers_mut()
         .insert(VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = allowed_origin(config, request) {
+    if let Some(origin) = allowed_origin(config, origin) {
         response
             .headers_mut()
             .insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());

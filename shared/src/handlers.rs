@@ -63,12 +63,13 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
         .and_then(|parameters| parameters.first("provider"))
         .unwrap_or_default()
         .to_owned();
-    let headers = request.headers().clone();
+    // Only the origin outlives the request (the response's CORS headers depend on it).
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let mut failure = None;
     let mut response = if method == Method::OPTIONS {
-        access::preflight(&app.config, &headers)
+        access::preflight(&app.config, origin.as_ref())
     } else {
         let deadline = deadline(&request);
         let work = serve(app, endpoint, &provider, request);
@@ -86,7 +87,7 @@ pub async fn handle(app: &App, endpoint: Endpoint, request: Request) -> Response
             }
         })
     };
-    access::add_cors_headers(&app.config, &headers, &mut response);
+    access::add_cors_headers(&app.config, origin.as_ref(), &mut response);
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_millis() as u64;
     if response.status().is_server_error() {
@@ -181,9 +182,8 @@ pub async fn credentials(app: &App, provider: &Provider, fields: Fields) -> Resu
 
 /// Lists every item the credentials can see, in the common item shape.
 pub async fn load(app: &App, provider: &Provider, fields: Fields) -> Result<Response> {
-    let credentials = fields.credentials()?;
-    let token = credentials["access_token"].as_str().unwrap_or_default();
-    let api = Api::new(&app.http, provider, token);
+    let token = fields.access_token()?;
+    let api = Api::new(&app.http, provider, &token);
     let items = (provider.spec.list)(&api).await?;
     Ok(json_response(http::StatusCode::OK, &items))
 }

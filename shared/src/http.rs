@@ -202,28 +202,26 @@ impl Fields {
         })
     }
 
-    /// The token response `/credentials` returned: a JSON object (or its text) with an `access_token`.
-    pub fn credentials(&self) -> Result<Map<String, Value>> {
+    /// The access token of the `credentials` field: the JSON object `/credentials` returned
+    /// (or its text), which must carry a non-empty `access_token`.
+    pub fn access_token(&self) -> Result<String> {
         let malformed = || {
             Error::BadRequest(
                 "Malformed credentials: send the JSON object returned by /credentials, with its access_token"
                     .into(),
             )
         };
+        let parsed;
         let credentials = match self.0.get("credentials") {
             None => return Err(Error::Unprocessable("Field required: credentials".into())),
-            Some(Value::String(text)) => serde_json::from_str(text).map_err(|_| malformed())?,
-            Some(value) => value.clone(),
-        };
-        match credentials {
-            Value::Object(map)
-                if map
-                    .get("access_token")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| !t.is_empty()) =>
-            {
-                Ok(map)
+            Some(Value::String(text)) => {
+                parsed = serde_json::from_str::<Value>(text).map_err(|_| malformed())?;
+                &parsed
             }
+            Some(value) => value,
+        };
+        match credentials.get("access_token").and_then(Value::as_str) {
+            Some(token) if !token.is_empty() => Ok(token.to_owned()),
             _ => Err(malformed()),
         }
     }
