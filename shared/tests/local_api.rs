@@ -8,6 +8,11 @@ use serde_json::{json, Value};
 use support::*;
 use wiremock::MockServer;
 
+/// Sends the request and reads its JSON answer.
+async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn serve(fake: &MockServer) -> String {
     let app = Arc::new(app(StoreKind::Memory, config(&fake.uri(), &[])).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -22,15 +27,12 @@ async fn serves_the_whole_flow_on_one_port() {
     let base = serve(&fake).await;
     let client = reqwest::Client::new();
 
-    let url: String = client
-        .post(format!("{base}/integrations/notion/authorize"))
-        .form(&[("user_id", "local-user"), ("org_id", "local-org")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url: String = json_of(
+        client
+            .post(format!("{base}/integrations/notion/authorize"))
+            .form(&[("user_id", "local-user"), ("org_id", "local-org")]),
+    )
+    .await;
     let state = query_of(&url)["state"].clone();
 
     fakes::notion_token(&fake, "local-code", "local-access").await;
@@ -44,30 +46,23 @@ async fn serves_the_whole_flow_on_one_port() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("window.close()"));
 
-    let credentials: Value = client
-        .post(format!("{base}/integrations/notion/credentials"))
-        .multipart(
-            reqwest::multipart::Form::new()
-                .text("user_id", "local-user")
-                .text("org_id", "local-org"),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("user_id", "local-user")
+        .text("org_id", "local-org");
+    let credentials: Value = json_of(
+        client
+            .post(format!("{base}/integrations/notion/credentials"))
+            .multipart(form),
+    )
+    .await;
     assert_eq!(credentials["access_token"], "local-access");
 
-    let items: Value = client
-        .post(format!("{base}/integrations/notion/load"))
-        .form(&[("credentials", credentials.to_string())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items: Value = json_of(
+        client
+            .post(format!("{base}/integrations/notion/load"))
+            .form(&[("credentials", credentials.to_string())]),
+    )
+    .await;
     assert_eq!(items.as_array().unwrap().len(), 3, "{items}");
 }
 

@@ -20,6 +20,17 @@ fn load(provider: &str, token: &str) -> lambda_http::Request {
     )
 }
 
+/// `POST /integrations/{provider}/load` with `token`, against `fake`, on the in-process store.
+async fn load_from(
+    fake: &MockServer,
+    provider: &str,
+    token: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let app = app(StoreKind::Memory, config(&fake.uri(), extra)).await;
+    call(&app, Endpoint::Load, load(provider, token)).await
+}
+
 fn notion_list(results: Value, next: Option<&str>) -> Value {
     json!({ "object": "list", "results": results, "next_cursor": next, "has_more": next.is_some() })
 }
@@ -66,8 +77,7 @@ async fn a_refused_token_is_a_401() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": [] })))
         .mount(&fake)
         .await;
-    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
-    let (status, body) = call(&app, Endpoint::Load, load("hubspot", "expired")).await;
+    let (status, body) = load_from(&fake, "hubspot", "expired", &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body,
@@ -84,8 +94,7 @@ async fn a_failing_provider_is_a_502_after_bounded_retries() {
         .expect(4)
         .mount(&fake)
         .await;
-    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
-    let (status, body) = call(&app, Endpoint::Load, load("airtable", "token")).await;
+    let (status, body) = load_from(&fake, "airtable", "token", &[]).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body, json!({ "detail": "Airtable failed: HTTP 503" }));
 }
@@ -101,8 +110,7 @@ async fn a_5xx_then_success_still_loads() {
         .mount(&fake)
         .await;
     fakes::airtable_meta(&fake, "token").await;
-    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
-    let (status, items) = call(&app, Endpoint::Load, load("airtable", "token")).await;
+    let (status, items) = load_from(&fake, "airtable", "token", &[]).await;
     assert_eq!(status, StatusCode::OK, "{items}");
     assert_eq!(items.as_array().unwrap().len(), 5);
 }
@@ -176,8 +184,7 @@ async fn a_cursor_that_never_advances_is_reported() {
         .expect(2)
         .mount(&fake)
         .await;
-    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
-    let (status, body) = call(&app, Endpoint::Load, load("notion", "token")).await;
+    let (status, body) = load_from(&fake, "notion", "token", &[]).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(
         body,
