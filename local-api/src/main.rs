@@ -1,7 +1,6 @@
-//! The four endpoints on `127.0.0.1:$PORT` (default 8000) with an in-process store:
-//! `cargo run --release -p local-api`.
+//! `cargo run --release -p local-api`: the whole API on one port.
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    integrations::local::main().await
+    local_api::main().await
 }

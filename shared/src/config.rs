@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::crypto::{KeyError, Sealer};
-use crate::providers::{Provider, PROVIDERS};
+use crate::providers::Providers;
 
 /// How long an OAuth state (and its PKCE verifier) waits for the provider's redirect.
 pub const STATE_TTL: Duration = Duration::from_secs(600);
@@ -16,7 +16,7 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// A PEM bundle (path or inline) trusted for `rediss://` in addition to the system roots.
     pub redis_ca_cert: Option<String>,
-    pub providers: Vec<Provider>,
+    pub providers: Providers,
     /// Accepted `Authorization: Bearer` / `x-api-key` values; empty means open.
     pub api_keys: Vec<String>,
     /// Origins answered with CORS headers; empty means none.
@@ -24,8 +24,6 @@ pub struct Config {
     /// `TOKEN_ENCRYPTION_KEY` and `TOKEN_ENCRYPTION_KEYS_OLD`, unparsed.
     encryption_key: Option<String>,
     old_encryption_keys: Vec<String>,
-    /// Set on Lambda: a provider without an explicit `P_REDIRECT_URI` is not configured.
-    pub redirect_uri_required: bool,
     /// Connect and total timeouts of every outbound HTTP call.
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -57,22 +55,14 @@ impl Config {
         Config {
             redis_url: var("REDIS_URL"),
             redis_ca_cert: var("REDIS_CA_CERT"),
-            providers: PROVIDERS
-                .iter()
-                .map(|spec| Provider::from_vars(spec, &var))
-                .collect(),
+            providers: Providers::from_vars(&var, false),
             api_keys: list("API_KEYS"),
             allowed_origins: list("ALLOWED_ORIGINS"),
             encryption_key: var("TOKEN_ENCRYPTION_KEY"),
             old_encryption_keys: list("TOKEN_ENCRYPTION_KEYS_OLD"),
-            redirect_uri_required: false,
             connect_timeout: seconds("HTTP_CONNECT_TIMEOUT_SECS", 3),
             request_timeout: seconds("HTTP_TIMEOUT_SECS", 10),
         }
-    }
-
-    pub fn provider(&self, name: &str) -> Option<&Provider> {
-        self.providers.iter().find(|provider| provider.name() == name)
     }
 
     /// The sealer for values at rest; `Ok(None)` when no key is configured.

@@ -114,3 +114,43 @@ pub fn key_part(value: &str) -> String {
 pub fn hashed_key_part(secret: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn sealed_values_open_only_under_their_own_key_name() {
+        let sealer = Sealer::new(KEY, &[]).unwrap();
+        let sealed = sealer.seal("integrations:a", b"secret");
+        assert!(!sealed.contains("secret"));
+        assert_eq!(sealer.open("integrations:a", &sealed).unwrap(), b"secret");
+        assert!(
+            sealer.open("integrations:b", &sealed).is_none(),
+            "moved to another key"
+        );
+        assert_ne!(
+            sealer.seal("integrations:a", b"secret"),
+            sealed,
+            "a fresh nonce each time"
+        );
+        let mut tampered = sealed.clone();
+        tampered.push('A');
+        assert!(sealer.open("integrations:a", &tampered).is_none());
+        assert!(
+            Sealer::ephemeral().open("integrations:a", &sealed).is_none(),
+            "another key"
+        );
+    }
+
+    #[test]
+    fn key_parts_never_collide_across_separators() {
+        assert_ne!(
+            format!("{}:{}", key_part("a:b"), key_part("c")),
+            format!("{}:{}", key_part("a"), key_part("b:c"))
+        );
+        assert_ne!(hashed_key_part("state"), "state");
+    }
+}

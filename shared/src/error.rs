@@ -1,13 +1,10 @@
-//! The one error type of the library, and the one place it becomes an HTTP answer.
-
-use ::http::StatusCode;
-
-use crate::http::{self, Response};
+//! The library's one error type. It knows nothing of HTTP: `response::error` maps it to a status
+//! and a body, in one place.
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("Unknown provider '{0}'; expected one of {list}", list = crate::providers::names().join(", "))]
-    UnknownProvider(String),
+    #[error("Unknown provider '{name}'; expected one of {known}")]
+    UnknownProvider { name: String, known: String },
     #[error("{provider} is not configured: set {missing}", missing = .missing.join(", "))]
     ProviderNotConfigured {
         provider: &'static str,
@@ -19,15 +16,15 @@ pub enum Error {
     Unprocessable(String),
     #[error("Unsupported content type '{0}': send application/x-www-form-urlencoded, multipart/form-data or application/json")]
     UnsupportedMediaType(String),
-    #[error("The request body is larger than {limit} bytes", limit = crate::http::MAX_BODY_BYTES)]
-    PayloadTooLarge,
+    #[error("The request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     #[error("Missing or invalid API key")]
     Unauthorized,
     #[error("Origin not allowed")]
     OriginNotAllowed,
     #[error("{0}")]
     NotFound(String),
-    /// The provider refused the token we presented (HTTP 401 from its API or token endpoint).
+    /// The provider refused the token or client we presented (HTTP 401 or 403).
     #[error("{provider} refused the credentials: {reason}")]
     ProviderUnauthorized { provider: &'static str, reason: String },
     /// The provider refused the request for another reason (e.g. an invalid or used code).
@@ -52,35 +49,6 @@ pub struct StoreError(pub String);
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         Error::StoreUnavailable(error)
-    }
-}
-
-impl Error {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Error::UnknownProvider(_) | Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::ProviderNotConfigured { .. } | Error::StoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Error::BadRequest(_) | Error::ProviderRejected { .. } => StatusCode::BAD_REQUEST,
-            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unauthorized | Error::ProviderUnauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Error::ProviderFailed { .. } => StatusCode::BAD_GATEWAY,
-            Error::ProviderTimeout { .. } | Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-        }
-    }
-
-    /// `{"detail": "..."}` with the error's status: what the original service's clients read.
-    pub fn into_json_response(self) -> Response {
-        http::json_response(self.status(), &serde_json::json!({ "detail": self.to_string() }))
-    }
-
-    /// The callback's error page: the popup shows the reason instead of closing.
-    pub fn into_html_response(self) -> Response {
-        http::html_response(self.status(), &http::callback_page(Some(&self.to_string())))
     }
 }
 

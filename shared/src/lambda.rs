@@ -1,30 +1,34 @@
-//! The Lambda entry point every function binary calls with its endpoint.
+//! The Lambda entry point: each function binary runs its own handler.
 
 use std::convert::Infallible;
 
 use lambda_http::service_fn;
 
-use crate::app::App;
 use crate::config::Config;
-use crate::handlers::{handle, Endpoint};
+use crate::handlers::{Handler, Service};
+use crate::resources::{Mode, Resources};
 
 pub use lambda_http::Error;
 
-/// Builds the state once, then serves invocations until the runtime stops the process.
-/// A function that cannot start says why through the Runtime API's `/init/error`.
-pub async fn run(endpoint: Endpoint) -> Result<(), Error> {
-    crate::logging::init_json();
-    let app = match App::for_lambda(Config::from_env()).await {
-        Ok(app) => app,
+/// Builds what the handler needs once, then serves invocations until the runtime stops the
+/// process. A function that cannot start says why through the Runtime API's `/init/error`.
+pub async fn run<H: Handler>() -> Result<(), Error> {
+    crate::logging::init_lambda();
+    let resources = Resources::new(Config::from_env(), Mode::Lambda);
+    let service = match Service::<H>::build(&resources).await {
+        Ok(service) => service,
         Err(error) => {
             tracing::error!(error = %error, "cannot start");
             report_init_error(&error.to_string()).await;
             return Err(error.into());
         }
     };
-    let app = &app;
+    if !H::FUNCTION.is_browser_facing() && service.access().is_open() {
+        tracing::warn!("API_KEYS is not set: this function is open to anyone");
+    }
+    let service = &service;
     lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Infallible>(handle(app, endpoint, request).await)
+        Ok::<_, Infallible>(service.handle(request).await)
     }))
     .await
 }

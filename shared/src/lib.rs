@@ -1,8 +1,8 @@
 //! OAuth2 connections and item listings for Notion, HubSpot and Airtable.
 //!
-//! The four endpoints of the integrations API live here as plain async functions
-//! ([`handlers`]); the Lambda functions ([`lambda::run`]) and `local-api` ([`local`]) only
-//! deliver requests to them.
+//! Each endpoint is a [`handlers::Handler`] that builds only what it needs; a Lambda function
+//! runs one ([`lambda::run`]), `local-api` and the tests run them all ([`App`]) by the route
+//! table ([`routes`]).
 
 pub mod access;
 pub mod app;
@@ -10,18 +10,21 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod handlers;
-pub mod http;
 pub mod item;
 pub mod lambda;
-pub mod local;
 pub mod logging;
 pub mod oauth;
 pub mod providers;
+pub mod request;
+pub mod resources;
+pub mod response;
+pub mod routes;
 pub mod store;
+pub mod tokens;
 pub mod upstream;
 
 pub use app::App;
 pub use config::Config;
 pub use error::Error;
-pub use handlers::Endpoint;
 pub use item::Item;
+pub use routes::Function;

@@ -1,20 +1,20 @@
 //! The OAuth 2.0 authorization-code flow, written once for every provider.
 //!
-//! `oauth2` makes the state and the PKCE pair. The exchange is ours: Notion wants a JSON body,
+//! `oauth2` makes the state and the PKCE pair. Token requests are ours: Notion wants a JSON body,
 //! clients expect the token response exactly as the provider sent it (Notion's `workspace_id`,
 //! `owner`...), and the provider's HTTP status decides our answer; `oauth2` does none of these.
 
 use std::collections::BTreeMap;
 
 use oauth2::{CsrfToken, PkceCodeChallenge};
-use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use url::Url;
 
 use crate::error::{Error, Result};
 use crate::providers::{BodyEncoding, ClientAuth, Provider};
-use crate::upstream::provider_message;
+use crate::tokens::{self, TokenSet};
+use crate::upstream::{self, Endpoint};
 
 /// What an OAuth state stands for until the provider redirects back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +25,6 @@ pub struct StateRecord {
     /// The PKCE verifier, for providers that use PKCE.
     pub code_verifier: Option<String>,
 }
-
-/// The token response as the provider returned it.
-pub type TokenResponse = Map<String, Value>;
 
 /// A new consent request: the secret `state`, the PKCE verifier if any, and the consent URL.
 pub struct Authorization {
@@ -42,12 +39,18 @@ const STATE_BYTES: u32 = 32;
 pub fn authorize(provider: &Provider) -> Result<Authorization> {
     let state = CsrfToken::new_random_len(STATE_BYTES).secret().clone();
     let pkce = provider.spec.pkce.then(PkceCodeChallenge::new_random_sha256);
-    let mut params = vec![
+    let mut params: Vec<(&str, String)> = provider
+        .spec
+        .authorization_params
+        .iter()
+        .map(|&(name, value)| (name, value.to_owned()))
+        .collect();
+    params.extend([
         ("client_id", provider.client_id.clone().unwrap_or_default()),
         ("redirect_uri", provider.redirect_uri.clone()),
         ("response_type", "code".to_owned()),
         ("state", state.clone()),
-    ];
+    ]);
     if let Some(scopes) = &provider.scopes {
         params.push(("scope", scopes.clone()));
     }
@@ -56,7 +59,7 @@ pub fn authorize(provider: &Provider) -> Result<Authorization> {
         params.push(("code_challenge_method", challenge.method().to_string()));
     }
     let url = merge_query(&provider.auth_url, &params).map_err(|_| Error::ProviderNotConfigured {
-        provider: provider.name(),
+        provider: provider.spec.display_name,
         missing: vec![format!("a valid {}_AUTH_URL", provider.spec.env_prefix)],
     })?;
     Ok(Authorization {
@@ -81,24 +84,60 @@ fn merge_query(base: &str, params: &[(&str, String)]) -> Result<String, url::Par
     Ok(url.into())
 }
 
-/// Trades the authorization code for tokens, as the provider's documentation says to.
-pub async fn exchange_code(
+/// What the client trades at the token endpoint.
+pub enum Grant<'a> {
+    AuthorizationCode {
+        code: &'a str,
+        code_verifier: Option<&'a str>,
+    },
+    RefreshToken(&'a str),
+}
+
+/// Asks the provider's token endpoint for tokens, as its documentation says to.
+pub async fn request_tokens(
     http: &reqwest::Client,
     provider: &Provider,
-    code: &str,
-    code_verifier: Option<&str>,
-) -> Result<TokenResponse> {
+    grant: Grant<'_>,
+) -> Result<TokenSet> {
+    let mut fields = match grant {
+        Grant::AuthorizationCode { code, code_verifier } => {
+            let mut fields = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", provider.redirect_uri.as_str()),
+            ];
+            if let Some(verifier) = code_verifier {
+                fields.push(("code_verifier", verifier));
+            }
+            fields
+        }
+        Grant::RefreshToken(refresh_token) => {
+            vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)]
+        }
+    };
+    let body = post_as_client(http, provider, &provider.token_url, &mut fields).await?;
+    let name = provider.spec.display_name;
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(raw)) => TokenSet::from_response(raw, tokens::now()),
+        _ => None,
+    }
+    .ok_or_else(|| Error::ProviderFailed {
+        provider: name,
+        reason: "the token endpoint answered without an access_token".into(),
+    })
+}
+
+/// Posts `fields` to one of the provider's OAuth endpoints, authenticated as the client the way
+/// the provider documents (`ClientAuth`, `BodyEncoding`); the body of a success, or our error.
+async fn post_as_client<'a>(
+    http: &reqwest::Client,
+    provider: &'a Provider,
+    url: &str,
+    fields: &mut Vec<(&'a str, &'a str)>,
+) -> Result<bytes::Bytes> {
     let name = provider.spec.display_name;
     let client_id = provider.client_id.as_deref().unwrap_or_default();
     let secret = provider.client_secret.as_deref();
-    let mut fields = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", &provider.redirect_uri),
-    ];
-    if let Some(verifier) = code_verifier {
-        fields.push(("code_verifier", verifier));
-    }
     let basic = match (provider.spec.client_auth, secret) {
         (ClientAuth::Basic, _) | (ClientAuth::BasicIfSecret, Some(_)) => true,
         (ClientAuth::RequestBody, _) | (ClientAuth::BasicIfSecret, None) => false,
@@ -109,9 +148,7 @@ pub async fn exchange_code(
             fields.push(("client_secret", secret));
         }
     }
-    let mut request = http
-        .post(&provider.token_url)
-        .header(reqwest::header::ACCEPT, "application/json");
+    let mut request = http.post(url).header(reqwest::header::ACCEPT, "application/json");
     if basic {
         request = request.basic_auth(client_id, secret);
     }
@@ -119,40 +156,37 @@ pub async fn exchange_code(
         BodyEncoding::Form => request.form(&fields),
         BodyEncoding::Json => request.json(&fields.iter().copied().collect::<BTreeMap<_, _>>()),
     };
-    let response = request.send().await.map_err(|error| {
-        if error.is_timeout() {
-            Error::ProviderTimeout { provider: name }
-        } else {
-            Error::ProviderFailed {
-                provider: name,
-                reason: format!("token endpoint unreachable: {}", error.without_url()),
-            }
-        }
-    })?;
+    let response = request
+        .send()
+        .await
+        .map_err(|error| upstream::unreachable(name, error))?;
     let status = response.status();
     let body = response.bytes().await.unwrap_or_default();
-    if !status.is_success() {
-        let reason = provider_message(status, &body);
-        return Err(match status {
-            StatusCode::UNAUTHORIZED => Error::ProviderUnauthorized {
-                provider: name,
-                reason,
-            },
-            status if status.is_client_error() => Error::ProviderRejected {
-                provider: name,
-                reason,
-            },
-            _ => Error::ProviderFailed {
-                provider: name,
-                reason,
-            },
-        });
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(upstream::failure(name, Endpoint::Token, status, &body))
     }
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(tokens)) if tokens.get("access_token").is_some_and(Value::is_string) => Ok(tokens),
-        _ => Err(Error::ProviderFailed {
-            provider: name,
-            reason: "the token endpoint answered without an access_token".into(),
-        }),
+}
+
+/// Revokes a token where the provider documents how; `Ok(false)` where it does not.
+pub async fn revoke(http: &reqwest::Client, provider: &Provider, token: &str) -> Result<bool> {
+    let Some(url) = provider.revoke_url.as_deref() else {
+        return Ok(false);
+    };
+    post_as_client(http, provider, url, &mut vec![("token", token)]).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_query_keeps_the_configured_query_and_replaces_ours() {
+        let params = [("state", "s".to_owned()), ("client_id", "c".to_owned())];
+        let url = merge_query("https://p.example/auth?prompt=consent&state=old", &params).unwrap();
+        assert_eq!(url, "https://p.example/auth?prompt=consent&state=s&client_id=c");
+        assert!(merge_query("not a url", &params).is_err());
     }
 }

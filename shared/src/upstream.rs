@@ -1,4 +1,5 @@
-//! Calls to a provider's API with the user's token: retries, throttling and error mapping in one place.
+//! Calls to a provider's API with the user's token, retries and throttling, and the one mapping of a
+//! provider's failures to our errors (its API and its token endpoint alike).
 
 use std::time::Duration;
 
@@ -6,7 +7,6 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::providers::Provider;
 
 /// Attempts per request, counting throttled (429) and failed (5xx, connection) answers.
 const MAX_ATTEMPTS: u32 = 4;
@@ -17,35 +17,38 @@ const MAX_MESSAGE_CHARS: usize = 200;
 
 /// A provider's API as seen with one access token.
 pub struct Api<'a> {
-    pub provider: &'a Provider,
     http: &'a reqwest::Client,
+    base_url: &'a str,
+    /// The provider's display name, for errors.
+    name: &'static str,
     token: &'a str,
 }
 
 impl<'a> Api<'a> {
-    pub fn new(http: &'a reqwest::Client, provider: &'a Provider, token: &'a str) -> Self {
+    pub fn new(http: &'a reqwest::Client, base_url: &'a str, name: &'static str, token: &'a str) -> Self {
         Api {
-            provider,
             http,
+            base_url,
+            name,
             token,
         }
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.http
-            .get(format!("{}{path}", self.provider.api_url))
+            .get(format!("{}{path}", self.base_url))
             .bearer_auth(self.token)
     }
 
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.http
-            .post(format!("{}{path}", self.provider.api_url))
+            .post(format!("{}{path}", self.base_url))
             .bearer_auth(self.token)
     }
 
     /// Sends the request, waiting out 429s and retrying 5xx a bounded number of times.
     pub async fn send_json(&self, request: RequestBuilder) -> Result<Value> {
-        let provider = self.provider.spec.display_name;
+        let provider = self.name;
         let mut last_failure = String::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let Some(request) = request.try_clone() else {
@@ -57,7 +60,7 @@ impl<'a> Api<'a> {
             let wait = match request.send().await {
                 Err(error) if error.is_timeout() => return Err(Error::ProviderTimeout { provider }),
                 Err(error) => {
-                    last_failure = format!("could not reach the API: {}", error.without_url());
+                    last_failure = unreachable(provider, error).to_string();
                     backoff(attempt)
                 }
                 Ok(response) if response.status().is_success() => {
@@ -74,7 +77,11 @@ impl<'a> Api<'a> {
                     last_failure = format!("HTTP {}", response.status().as_u16());
                     backoff(attempt)
                 }
-                Ok(response) => return Err(refusal(provider, response).await),
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.bytes().await.unwrap_or_default();
+                    return Err(failure(provider, Endpoint::Api, status, &body));
+                }
             };
             tracing::debug!(provider, attempt, wait_ms = wait.as_millis() as u64, "retrying");
             if attempt < MAX_ATTEMPTS {
@@ -105,19 +112,43 @@ fn retry_after(response: &Response) -> Option<Duration> {
     (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds).min(MAX_RETRY_WAIT))
 }
 
-/// Maps a non-retryable answer: the provider refused the token (401/403) or something else broke.
-async fn refusal(provider: &'static str, response: Response) -> Error {
-    let status = response.status();
-    let reason = provider_message(status, &response.bytes().await.unwrap_or_default());
+/// Which of a provider's endpoints answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Its API, called with a user's token: a 4xx other than 401/403 is our request's fault.
+    Api,
+    /// Its token or revocation endpoint: a 4xx is about what the client sent (a code, a grant).
+    Token,
+}
+
+/// What a provider's non-success answer means for our client: it refused the token or client
+/// (401, 403), refused what the client sent (other 4xx at the token endpoint), or failed.
+pub fn failure(provider: &'static str, endpoint: Endpoint, status: StatusCode, body: &[u8]) -> Error {
+    let reason = provider_message(status, body);
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::ProviderUnauthorized { provider, reason },
+        status if status.is_client_error() && endpoint == Endpoint::Token => {
+            Error::ProviderRejected { provider, reason }
+        }
         _ => Error::ProviderFailed { provider, reason },
+    }
+}
+
+/// A request that got no answer: out of time (504) or the provider unreachable (502).
+pub fn unreachable(provider: &'static str, error: reqwest::Error) -> Error {
+    if error.is_timeout() {
+        Error::ProviderTimeout { provider }
+    } else {
+        Error::ProviderFailed {
+            provider,
+            reason: format!("could not reach it: {}", error.without_url()),
+        }
     }
 }
 
 /// The human part of a provider's error body, whichever of the usual shapes it takes:
 /// OAuth's `error_description`/`error`, Notion's and HubSpot's `message`, Airtable's `error.message`.
-pub(crate) fn provider_message(status: StatusCode, body: &[u8]) -> String {
+fn provider_message(status: StatusCode, body: &[u8]) -> String {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let text = |value: &Value| value.as_str().filter(|s| !s.trim().is_empty()).map(str::to_owned);
     let message = text(&json["error_description"])
@@ -172,5 +203,78 @@ where
             Some(next) => cursor = Some(next),
             None => return Ok(objects),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_map_by_status_and_endpoint() {
+        let body = br#"{"error": "invalid_grant", "error_description": "The code was already used"}"#;
+        let refused = failure("P", Endpoint::Token, StatusCode::BAD_REQUEST, body);
+        assert_eq!(
+            refused.to_string(),
+            "P refused the request: The code was already used"
+        );
+        assert!(matches!(refused, Error::ProviderRejected { .. }));
+        for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
+            for endpoint in [Endpoint::Api, Endpoint::Token] {
+                assert!(matches!(
+                    failure("P", endpoint, status, b""),
+                    Error::ProviderUnauthorized { .. }
+                ));
+            }
+        }
+        // A 4xx from the API is about our request, not the client's: the provider "failed" us.
+        let api = failure(
+            "P",
+            Endpoint::Api,
+            StatusCode::NOT_FOUND,
+            br#"{"message": "no such object"}"#,
+        );
+        assert_eq!(api.to_string(), "P failed: no such object");
+        let outage = failure("P", Endpoint::Token, StatusCode::BAD_GATEWAY, b"<html>");
+        assert_eq!(outage.to_string(), "P failed: HTTP 502");
+    }
+
+    #[test]
+    fn provider_messages_are_read_from_every_usual_shape_and_cut_short() {
+        let read = |body: &str| provider_message(StatusCode::BAD_REQUEST, body.as_bytes());
+        assert_eq!(
+            read(r#"{"error": {"type": "INVALID", "message": "Airtable says"}}"#),
+            "Airtable says"
+        );
+        assert_eq!(read(r#"{"error": {"type": "NOT_FOUND"}}"#), "NOT_FOUND");
+        assert_eq!(read(r#"{"error": "invalid_client"}"#), "invalid_client");
+        assert_eq!(
+            read(&format!(r#"{{"message": "{}"}}"#, "x".repeat(500))).len(),
+            MAX_MESSAGE_CHARS
+        );
+    }
+
+    #[tokio::test]
+    async fn paging_follows_cursors_and_refuses_one_that_repeats() {
+        let pages = |cursors: Vec<Option<&'static str>>| {
+            let cursors = std::sync::Mutex::new(cursors.into_iter());
+            move |_: Option<String>| {
+                let next = cursors.lock().unwrap().next().flatten().map(str::to_owned);
+                async move {
+                    Ok(Page {
+                        objects: vec![Value::Null],
+                        next,
+                    })
+                }
+            }
+        };
+        let all = all_pages("P", pages(vec![Some("a"), Some("b"), None]))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        let stuck = all_pages("P", pages(vec![Some("a"), Some("a")]))
+            .await
+            .unwrap_err();
+        assert_eq!(stuck.to_string(), "P failed: pagination did not advance");
     }
 }

@@ -5,9 +5,9 @@ mod support;
 use std::time::Duration;
 
 use http::StatusCode;
-use integrations::handlers::{handle, Endpoint};
 use integrations::store::Store;
 use integrations::App;
+use integrations::Function;
 use serde_json::{json, Value};
 use support::fakes::{self, redirect_uri};
 use support::*;
@@ -43,10 +43,10 @@ on_both_stores!(
 async fn authorize(app: &App, provider: &str, user: &str, org: &str) -> String {
     let (status, body) = call(
         app,
-        Endpoint::Authorize,
+        Function::Authorize,
         form(
             provider,
-            Endpoint::Authorize,
+            Function::Authorize,
             &[("user_id", user), ("org_id", org)],
         ),
     )
@@ -58,7 +58,9 @@ async fn authorize(app: &App, provider: &str, user: &str, org: &str) -> String {
 }
 
 async fn callback_with(app: &App, provider: &str, query: &[(&str, &str)]) -> (StatusCode, String) {
-    let response = handle(app, Endpoint::OAuth2Callback, callback(provider, query)).await;
+    let response = app
+        .handle(Function::OAuth2Callback, callback(provider, query))
+        .await;
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     (response.status(), body_text(response.body()))
@@ -67,10 +69,10 @@ async fn callback_with(app: &App, provider: &str, query: &[(&str, &str)]) -> (St
 async fn credentials(app: &App, provider: &str, user: &str, org: &str) -> (StatusCode, Value) {
     call(
         app,
-        Endpoint::Credentials,
+        Function::Credentials,
         json(
             provider,
-            Endpoint::Credentials,
+            Function::Credentials,
             &json!({ "user_id": user, "org_id": org }),
         ),
     )
@@ -118,8 +120,8 @@ async fn notion_connects_and_loads(kind: StoreKind) {
     assert_eq!(tokens["owner"]["type"], "user");
 
     // As the original's clients send it: the credentials object as a JSON string in a form field.
-    let request = form("notion", Endpoint::Load, &[("credentials", &tokens.to_string())]);
-    let (status, items) = call(&app, Endpoint::Load, request).await;
+    let request = form("notion", Function::Load, &[("credentials", &tokens.to_string())]);
+    let (status, items) = call(&app, Function::Load, request).await;
     assert_eq!(status, StatusCode::OK, "{items}");
     assert_eq!(
         items,
@@ -156,10 +158,10 @@ async fn hubspot_connects_and_loads_with_form_data(kind: StoreKind) {
 
     let request = multipart(
         "hubspot",
-        Endpoint::Authorize,
+        Function::Authorize,
         &[("user_id", &user), ("org_id", &org)],
     );
-    let (status, url) = call(&app, Endpoint::Authorize, request).await;
+    let (status, url) = call(&app, Function::Authorize, request).await;
     assert_eq!(status, StatusCode::OK, "{url}");
     let query = query_of(url.as_str().unwrap());
     assert_eq!(query["client_id"], "hubspot-client-id");
@@ -181,10 +183,10 @@ async fn hubspot_connects_and_loads_with_form_data(kind: StoreKind) {
 
     let request = multipart(
         "hubspot",
-        Endpoint::Credentials,
+        Function::Credentials,
         &[("user_id", &user), ("org_id", &org)],
     );
-    let (status, tokens) = call(&app, Endpoint::Credentials, request).await;
+    let (status, tokens) = call(&app, Function::Credentials, request).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(
         tokens["refresh_token"],
@@ -192,8 +194,8 @@ async fn hubspot_connects_and_loads_with_form_data(kind: StoreKind) {
     );
     assert_eq!(tokens["expires_in"], 1800);
 
-    let request = multipart("hubspot", Endpoint::Load, &[("credentials", &tokens.to_string())]);
-    let (status, items) = call(&app, Endpoint::Load, request).await;
+    let request = multipart("hubspot", Function::Load, &[("credentials", &tokens.to_string())]);
+    let (status, items) = call(&app, Function::Load, request).await;
     assert_eq!(status, StatusCode::OK, "{items}");
     let summary: Vec<(String, String, String)> = items
         .as_array()
@@ -258,8 +260,8 @@ async fn airtable_connects_with_pkce_and_loads(kind: StoreKind) {
     // A JSON body may carry the credentials as an object.
     let (status, items) = call(
         &app,
-        Endpoint::Load,
-        json("airtable", Endpoint::Load, &json!({ "credentials": tokens })),
+        Function::Load,
+        json("airtable", Function::Load, &json!({ "credentials": tokens })),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{items}");
@@ -438,9 +440,10 @@ async fn credentials_are_handed_out_once(kind: StoreKind) {
 async fn ids_with_separators_do_not_collide(kind: StoreKind) {
     let fake = MockServer::start().await;
     let app = app(kind, config(&fake.uri(), &[])).await;
-    let base = unique("id");
-    let (user, org) = (format!("{base}:a"), "b".to_owned());
-    let (other_user, other_org) = (base.clone(), "a:b".to_owned());
+    // Joined naively with ':' both would be "<org>:b:c".
+    let base = unique("org");
+    let (user, org) = ("c".to_owned(), format!("{base}:b"));
+    let (other_user, other_org) = ("b:c".to_owned(), base.clone());
     let state = query_of(&authorize(&app, "notion", &user, &org).await)["state"].clone();
     fakes::notion_token(&fake, "code", "access").await;
     callback_with(&app, "notion", &[("code", "code"), ("state", &state)]).await;
@@ -482,9 +485,8 @@ async fn racing_callbacks_with_one_state_connect_once_on_redis() {
     let racers = (0..50).map(|_| {
         let (app, state) = (app.clone(), state.clone());
         tokio::spawn(async move {
-            handle(
-                &app,
-                Endpoint::OAuth2Callback,
+            app.handle(
+                Function::OAuth2Callback,
                 callback("notion", &[("code", "the-code"), ("state", &state)]),
             )
             .await

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use fred::prelude::KeysInterface;
 use http::StatusCode;
-use integrations::handlers::{handle, Endpoint};
 use integrations::store::{state_key, Backend};
+use integrations::Function;
 use lambda_http::Request;
 use serde_json::Value;
 use support::*;
@@ -48,7 +48,7 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
 
     let fake = MockServer::start().await;
     let app = app(StoreKind::Redis, config(&fake.uri(), &[("API_KEYS", API_KEY)])).await;
-    let Backend::Redis(redis) = app.store.backend() else {
+    let Backend::Redis(redis) = Backend::redis(&redis_url(), None).await.unwrap() else {
         panic!("Redis")
     };
     let mut secrets: Vec<String> = vec![
@@ -66,10 +66,10 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         let token = format!("{provider}-access-token-{}", unique("t"));
         let authorize = keyed(form(
             provider,
-            Endpoint::Authorize,
+            Function::Authorize,
             &[("user_id", &user), ("org_id", &org)],
         ));
-        let (status, url) = call(&app, Endpoint::Authorize, authorize).await;
+        let (status, url) = call(&app, Function::Authorize, authorize).await;
         assert_eq!(status, StatusCode::OK, "{url}");
         let query = query_of(url.as_str().unwrap());
         let state = query["state"].clone();
@@ -82,26 +82,26 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         let challenge = query.get("code_challenge").map(String::as_str);
         fakes::mount_provider(&fake, provider, &code, challenge, &token).await;
         let callback_query = serde_urlencoded::to_string([("code", &code), ("state", &state)]).unwrap();
-        let response = handle(
-            &app,
-            Endpoint::OAuth2Callback,
-            callback(provider, &[("code", &code), ("state", &state)]),
-        )
-        .await;
+        let response = app
+            .handle(
+                Function::OAuth2Callback,
+                callback(provider, &[("code", &code), ("state", &state)]),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         let request = keyed(form(
             provider,
-            Endpoint::Credentials,
+            Function::Credentials,
             &[("user_id", &user), ("org_id", &org)],
         ));
-        let (status, credentials) = call(&app, Endpoint::Credentials, request).await;
+        let (status, credentials) = call(&app, Function::Credentials, request).await;
         assert_eq!(status, StatusCode::OK);
         let request = keyed(form(
             provider,
-            Endpoint::Load,
+            Function::Load,
             &[("credentials", &credentials.to_string())],
         ));
-        let (status, items) = call(&app, Endpoint::Load, request).await;
+        let (status, items) = call(&app, Function::Load, request).await;
         assert_eq!(status, StatusCode::OK, "{items}");
         secrets.extend([code, token, state, callback_query]);
     }
@@ -131,9 +131,17 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         .filter(|line| line.contains("\"message\":\"request\""))
         .collect();
     assert_eq!(requests.len(), 12, "one line per request");
+    // Lines logged while serving (here by the HTTP client calling the provider) carry the
+    // request's span, so they can be tied to their request.
+    let inside_loads = ours
+        .iter()
+        .filter(|line| line.contains("\"function\":\"load\""))
+        .count();
+    assert!(inside_loads > 3, "only {inside_loads} lines carry a load's span");
     for line in requests {
         for field in [
             "\"request_id\":",
+            "\"function\":",
             "\"provider\":",
             "\"status\":",
             "\"latency_ms\":",

@@ -5,8 +5,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use integrations::handlers::Endpoint;
 use integrations::store::Backend;
+use integrations::Function;
 use serde_json::json;
 use support::*;
 
@@ -14,9 +14,9 @@ use support::*;
 async fn redis_down_is_a_quick_503_and_its_return_is_noticed() {
     let mut server = RedisServer::start(&[]);
     let backend = Backend::redis(&server.url(), None).await.unwrap();
-    let app = app_over(backend);
+    let app = app_over(backend).await;
     assert_eq!(
-        call(&app, Endpoint::Authorize, authorize_request("notion"))
+        call(&app, Function::Authorize, authorize_request("notion"))
             .await
             .0,
         StatusCode::OK
@@ -24,7 +24,7 @@ async fn redis_down_is_a_quick_503_and_its_return_is_noticed() {
 
     server.stop();
     let started = Instant::now();
-    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
+    let (status, body) = call(&app, Function::Authorize, authorize_request("notion")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(
         body,
@@ -39,7 +39,7 @@ async fn redis_down_is_a_quick_503_and_its_return_is_noticed() {
     // The same warm process, the same client: the first request after Redis is back succeeds.
     server.restart();
     let started = Instant::now();
-    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
+    let (status, body) = call(&app, Function::Authorize, authorize_request("notion")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(
         started.elapsed() < Duration::from_secs(2),

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use integrations::handlers::{handle, Endpoint};
+use integrations::Function;
 use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use support::*;
@@ -15,7 +15,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 fn load(provider: &str, token: &str) -> lambda_http::Request {
     json(
         provider,
-        Endpoint::Load,
+        Function::Load,
         &json!({ "credentials": { "access_token": token } }),
     )
 }
@@ -28,7 +28,7 @@ async fn load_from(
     extra: &[(&str, &str)],
 ) -> (StatusCode, Value) {
     let app = app(StoreKind::Memory, config(&fake.uri(), extra)).await;
-    call(&app, Endpoint::Load, load(provider, token)).await
+    call(&app, Function::Load, load(provider, token)).await
 }
 
 fn notion_list(results: Value, next: Option<&str>) -> Value {
@@ -51,7 +51,7 @@ async fn loads_every_page_after_a_429() {
     let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
 
     let started = Instant::now();
-    let (status, items) = call(&app, Endpoint::Load, load("notion", "token")).await;
+    let (status, items) = call(&app, Function::Load, load("notion", "token")).await;
     assert_eq!(status, StatusCode::OK, "{items}");
     assert_eq!(items.as_array().unwrap().len(), 3);
     assert!(
@@ -133,7 +133,7 @@ async fn a_slow_provider_is_a_504() {
     )
     .await;
     let started = Instant::now();
-    let (status, body) = call(&app, Endpoint::Load, load("notion", "token")).await;
+    let (status, body) = call(&app, Function::Load, load("notion", "token")).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert_eq!(body, json!({ "detail": "Notion did not answer in time" }));
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -162,7 +162,7 @@ async fn a_load_that_would_outlive_the_lambda_deadline_answers_504_in_time() {
     let request = load("notion", "token").with_lambda_context(context);
 
     let started = Instant::now();
-    let response = handle(&app, Endpoint::Load, request).await;
+    let response = app.handle(Function::Load, request).await;
     let elapsed = started.elapsed();
     assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
@@ -226,7 +226,7 @@ async fn notion_data_sources_are_listed_under_their_database() {
         config(&fake.uri(), &[("NOTION_VERSION", "2025-09-03")]),
     )
     .await;
-    let (status, items) = call(&app, Endpoint::Load, load("notion", "token")).await;
+    let (status, items) = call(&app, Function::Load, load("notion", "token")).await;
     assert_eq!(status, StatusCode::OK, "{items}");
     let items = items.as_array().unwrap();
     assert_eq!(items.len(), 2, "the block is not an item");
@@ -246,14 +246,14 @@ async fn an_unreachable_token_endpoint_is_a_502() {
         config(&format!("http://127.0.0.1:{}", free_port()), &[]),
     )
     .await;
-    let (_, url) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
+    let (_, url) = call(&app, Function::Authorize, authorize_request("notion")).await;
     let state = query_of(url.as_str().unwrap())["state"].clone();
-    let response = handle(
-        &app,
-        Endpoint::OAuth2Callback,
-        callback("notion", &[("code", "c"), ("state", &state)]),
-    )
-    .await;
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback("notion", &[("code", "c"), ("state", &state)]),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert!(body_text(response.body()).contains("token endpoint unreachable"));
+    assert!(body_text(response.body()).contains("Notion failed: could not reach it"));
 }

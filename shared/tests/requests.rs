@@ -3,7 +3,7 @@
 mod support;
 
 use http::{Method, StatusCode};
-use integrations::handlers::{handle, Endpoint};
+use integrations::Function;
 use lambda_http::Body;
 use serde_json::{json, Value};
 use support::*;
@@ -32,20 +32,20 @@ async fn bodies_are_read_as_form_multipart_and_json() {
     let app = test_app(&[]).await;
     let fields = [("user_id", "u"), ("org_id", "o")];
     for request in [
-        form("notion", Endpoint::Authorize, &fields),
-        multipart("notion", Endpoint::Authorize, &fields),
+        form("notion", Function::Authorize, &fields),
+        multipart("notion", Function::Authorize, &fields),
         json(
             "notion",
-            Endpoint::Authorize,
+            Function::Authorize,
             &json!({ "user_id": "u", "org_id": "o" }),
         ),
         json(
             "notion",
-            Endpoint::Authorize,
+            Function::Authorize,
             &json!({ "user_id": 42, "org_id": 7 }),
         ),
     ] {
-        let (status, body) = call(&app, Endpoint::Authorize, request).await;
+        let (status, body) = call(&app, Function::Authorize, request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.as_str().unwrap().contains("state="));
     }
@@ -65,8 +65,8 @@ async fn identity_fields_are_validated() {
     for (fields, message) in cases {
         let (status, body) = call(
             &app,
-            Endpoint::Authorize,
-            form("notion", Endpoint::Authorize, fields),
+            Function::Authorize,
+            form("notion", Function::Authorize, fields),
         )
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -75,10 +75,10 @@ async fn identity_fields_are_validated() {
     let exactly = "é".repeat(128); // 256 bytes
     let request = form(
         "notion",
-        Endpoint::Authorize,
+        Function::Authorize,
         &[("user_id", &exactly), ("org_id", "o")],
     );
-    assert_eq!(call(&app, Endpoint::Authorize, request).await.0, StatusCode::OK);
+    assert_eq!(call(&app, Function::Authorize, request).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn malformed_bodies_get_clear_errors() {
         request(
             Method::POST,
             "notion",
-            Endpoint::Authorize,
+            Function::Authorize,
             "",
             Some(content_type),
             body,
@@ -141,7 +141,7 @@ async fn malformed_bodies_get_clear_errors() {
         ),
     ];
     for (request, status, message) in cases {
-        let (got, body) = call(&app, Endpoint::Authorize, request).await;
+        let (got, body) = call(&app, Function::Authorize, request).await;
         assert_eq!(got.as_u16(), status, "{body}");
         assert_detail(&body, message);
     }
@@ -160,14 +160,14 @@ async fn load_refuses_malformed_credentials() {
     ] {
         let (status, body) = call(
             &app,
-            Endpoint::Load,
-            form("notion", Endpoint::Load, &[("credentials", credentials)]),
+            Function::Load,
+            form("notion", Function::Load, &[("credentials", credentials)]),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{credentials}: {body}");
         assert_detail(&body, "Malformed credentials");
     }
-    let (status, body) = call(&app, Endpoint::Load, form("notion", Endpoint::Load, &[])).await;
+    let (status, body) = call(&app, Function::Load, form("notion", Function::Load, &[])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_detail(&body, "credentials");
 }
@@ -175,7 +175,7 @@ async fn load_refuses_malformed_credentials() {
 #[tokio::test]
 async fn unknown_and_unconfigured_providers() {
     let app = test_app(&[]).await;
-    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("dropbox")).await;
+    let (status, body) = call(&app, Function::Authorize, authorize_request("dropbox")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_detail(
         &body,
@@ -187,25 +187,62 @@ async fn unknown_and_unconfigured_providers() {
         config("http://127.0.0.1:9", &[]).without(&["HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET"]),
     )
     .await;
-    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("hubspot")).await;
+    let (status, body) = call(&app, Function::Authorize, authorize_request("hubspot")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_detail(
-        &body,
-        "HubSpot is not configured: set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET",
-    );
-    let (status, _) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
+    assert_detail(&body, "HubSpot is not configured: set HUBSPOT_CLIENT_ID");
+    // The exchange also authenticates the client: the callback names the secret too.
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback("hubspot", &[("code", "c"), ("state", "s")]),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body_text(response.body()).contains("set HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET"));
+    let (status, _) = call(&app, Function::Authorize, authorize_request("notion")).await;
     assert_eq!(status, StatusCode::OK, "the other providers keep working");
 }
 
 #[tokio::test]
 async fn airtable_works_as_a_public_client_without_a_secret() {
+    let fake = wiremock::MockServer::start().await;
     let app = app(
         StoreKind::Memory,
-        config("http://127.0.0.1:9", &[]).without(&["AIRTABLE_CLIENT_SECRET"]),
+        config(&fake.uri(), &[]).without(&["AIRTABLE_CLIENT_SECRET"]),
     )
     .await;
-    let (status, body) = call(&app, Endpoint::Authorize, authorize_request("airtable")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, url) = call(&app, Function::Authorize, authorize_request("airtable")).await;
+    assert_eq!(status, StatusCode::OK, "{url}");
+    let query = query_of(url.as_str().unwrap());
+    // The fake refuses Basic auth, a secret, a missing client_id or a verifier that does not hash
+    // to the challenge: only a public client's exchange passes.
+    fakes::airtable_public_token(&fake, "public-code", &query["code_challenge"], "public-access").await;
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback("airtable", &[("code", "public-code"), ("state", &query["state"])]),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(response.body())
+    );
+    let (status, credentials) = call(
+        &app,
+        Function::Credentials,
+        form(
+            "airtable",
+            Function::Credentials,
+            &[("user_id", "u"), ("org_id", "o")],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, credentials["access_token"].as_str()),
+        (StatusCode::OK, Some("public-access"))
+    );
 }
 
 #[tokio::test]
@@ -226,7 +263,7 @@ async fn api_keys_guard_every_endpoint_but_the_callback() {
         with("x-api-key", "first-ke"),
         with("authorization", "first-key"),
     ] {
-        let (status, body) = call(&app, Endpoint::Authorize, request).await;
+        let (status, body) = call(&app, Function::Authorize, request).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_detail(&body, "API key");
     }
@@ -234,21 +271,21 @@ async fn api_keys_guard_every_endpoint_but_the_callback() {
         with("authorization", "Bearer first-key"),
         with("x-api-key", "second-key"),
     ] {
-        assert_eq!(call(&app, Endpoint::Authorize, request).await.0, StatusCode::OK);
+        assert_eq!(call(&app, Function::Authorize, request).await.0, StatusCode::OK);
     }
-    for endpoint in [Endpoint::Credentials, Endpoint::Load] {
+    for endpoint in [Function::Credentials, Function::Load] {
         assert_eq!(
             call(&app, endpoint, form("notion", endpoint, &[])).await.0,
             StatusCode::UNAUTHORIZED
         );
     }
     // The provider's redirect carries no key: the single-use state protects the callback.
-    let response = handle(
-        &app,
-        Endpoint::OAuth2Callback,
-        callback("notion", &[("state", "s"), ("code", "c")]),
-    )
-    .await;
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback("notion", &[("state", "s"), ("code", "c")]),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -259,7 +296,7 @@ async fn cors_answers_listed_origins_only() {
         let mut request = request(
             Method::OPTIONS,
             "notion",
-            Endpoint::Authorize,
+            Function::Authorize,
             "",
             None,
             Body::Empty,
@@ -270,7 +307,9 @@ async fn cors_answers_listed_origins_only() {
             .insert("access-control-request-method", "POST".parse().unwrap());
         request
     };
-    let response = handle(&app, Endpoint::Authorize, preflight("https://admin.example")).await;
+    let response = app
+        .handle(Function::Authorize, preflight("https://admin.example"))
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         response.headers()["access-control-allow-origin"],
@@ -281,7 +320,9 @@ async fn cors_answers_listed_origins_only() {
         .unwrap()
         .contains("x-api-key"));
 
-    let response = handle(&app, Endpoint::Authorize, preflight("https://evil.example")).await;
+    let response = app
+        .handle(Function::Authorize, preflight("https://evil.example"))
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(!response.headers().contains_key("access-control-allow-origin"));
 
@@ -289,7 +330,7 @@ async fn cors_answers_listed_origins_only() {
     request
         .headers_mut()
         .insert("origin", "https://app.example".parse().unwrap());
-    let response = handle(&app, Endpoint::Authorize, request).await;
+    let response = app.handle(Function::Authorize, request).await;
     assert_eq!(
         response.headers()["access-control-allow-origin"],
         "https://app.example"
@@ -300,12 +341,9 @@ async fn cors_answers_listed_origins_only() {
 #[tokio::test]
 async fn the_callback_page_is_locked_down() {
     let app = test_app(&[]).await;
-    let response = handle(
-        &app,
-        Endpoint::OAuth2Callback,
-        callback("notion", &[("code", "c")]),
-    )
-    .await;
+    let response = app
+        .handle(Function::OAuth2Callback, callback("notion", &[("code", "c")]))
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(body_text(response.body()).contains("Missing state"));
     let headers = response.headers();
@@ -315,7 +353,7 @@ async fn the_callback_page_is_locked_down() {
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
     // The hash in the policy must be the hash of the script the success page runs.
-    let page = integrations::http::callback_page(None);
+    let page = integrations::response::callback_page(None);
     let script = page
         .split("<script>")
         .nth(1)
@@ -329,18 +367,98 @@ async fn the_callback_page_is_locked_down() {
     );
     assert!(csp.contains(&format!("script-src 'sha256-{hash}'")), "{csp}");
 
-    let response = handle(
-        &app,
-        Endpoint::OAuth2Callback,
-        request(
-            Method::GET,
-            "notion",
-            Endpoint::OAuth2Callback,
-            "?state=%FF",
-            None,
-            Body::Empty,
-        ),
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            request(
+                Method::GET,
+                "notion",
+                Function::OAuth2Callback,
+                "?state=%FF",
+                None,
+                Body::Empty,
+            ),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_real_providers_urls_are_the_defaults() {
+    let config =
+        integrations::Config::from_vars(|name| name.ends_with("_CLIENT_ID").then(|| "id".to_owned()));
+    let urls: Vec<(&str, &str, &str, Option<&str>, &str)> = config
+        .providers
+        .iter()
+        .map(|p| {
+            (
+                p.name(),
+                p.auth_url.as_str(),
+                p.token_url.as_str(),
+                p.revoke_url.as_deref(),
+                p.api_url.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            (
+                "notion",
+                "https://api.notion.com/v1/oauth/authorize",
+                "https://api.notion.com/v1/oauth/token",
+                Some("https://api.notion.com/v1/oauth/revoke"),
+                "https://api.notion.com"
+            ),
+            (
+                "hubspot",
+                "https://app.hubspot.com/oauth/authorize",
+                "https://api.hubapi.com/oauth/2026-03/token",
+                Some("https://api.hubapi.com/oauth/2026-03/token/revoke"),
+                "https://api.hubapi.com"
+            ),
+            (
+                "airtable",
+                "https://airtable.com/oauth2/v1/authorize",
+                "https://airtable.com/oauth2/v1/token",
+                None,
+                "https://api.airtable.com"
+            ),
+        ]
+    );
+    let app = app_with(
+        config,
+        integrations::store::Store::new(integrations::store::Backend::memory(), sealer()),
     )
     .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let consent = |provider: &'static str| {
+        let app = &app;
+        async move {
+            let (status, url) = call(app, Function::Authorize, authorize_request(provider)).await;
+            assert_eq!(status, StatusCode::OK, "{url}");
+            let url = url.as_str().unwrap().to_owned();
+            (url.split('?').next().unwrap().to_owned(), query_of(&url))
+        }
+    };
+    let (base, query) = consent("notion").await;
+    assert_eq!(base, "https://api.notion.com/v1/oauth/authorize");
+    assert_eq!(
+        (query["owner"].as_str(), query["response_type"].as_str()),
+        ("user", "code")
+    );
+    assert_eq!(
+        query["redirect_uri"],
+        "http://localhost:8000/integrations/notion/oauth2callback"
+    );
+    let (base, query) = consent("hubspot").await;
+    assert_eq!(base, "https://app.hubspot.com/oauth/authorize");
+    assert_eq!(
+        query["scope"],
+        "oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read"
+    );
+    let (_, query) = consent("airtable").await;
+    assert_eq!(
+        (query["code_challenge_method"].as_str(), query["scope"].as_str()),
+        ("S256", "data.records:read schema.bases:read")
+    );
 }

@@ -31,8 +31,18 @@ fn binary(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         let release = !cfg!(debug_assertions);
         let mut cargo = Command::new(env!("CARGO"));
+        // Naming this test target makes cargo resolve features as it did for `cargo test`
+        // (dev-dependencies included), so the dependencies built for it are reused, not rebuilt.
         cargo
-            .args(["build", "--quiet"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "integrations",
+                "--test",
+                "runtime_api",
+                "--bins",
+            ])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         for function in FUNCTIONS {
             cargo.args(["-p", function]);
@@ -446,23 +456,51 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
     }
 
     mount_event_fakes(&fake).await;
-    for (name, expected) in EVENTS {
+    for (name, expected, says) in EVENTS {
         let event = std::fs::read_to_string(event_path(name)).unwrap();
-        let function = &functions[event_endpoint(name).path_segment()];
+        let function = &functions[event_function(name).name()];
         let (status, _, body) = function.http(event).await;
         assert_eq!(status, expected, "events/{name}.json: {body}");
+        assert!(
+            body.contains(says),
+            "events/{name}.json: {body:?} should contain {says:?}"
+        );
     }
 
+    // Generous limits for a noisy 2-core machine; debug builds get twice as much.
+    let scale = if cfg!(debug_assertions) { 2 } else { 1 };
+    let (max_cold, max_rss_kib) = (Duration::from_millis(50 * scale), 20 * 1024 * scale);
     println!("\n{:<16} {:>12} {:>14}", "function", "cold start", "peak RSS");
     for name in FUNCTIONS {
         let function = &functions[name];
         let cold = function.cold_start().await;
-        println!(
-            "{name:<16} {:>9.1} ms {:>10} KiB",
-            cold.as_secs_f64() * 1000.0,
-            function.peak_rss_kib()
+        let rss = function.peak_rss_kib();
+        println!("{name:<16} {:>9.1} ms {rss:>10} KiB", cold.as_secs_f64() * 1000.0);
+        assert!(
+            cold < max_cold,
+            "{name} took {cold:?} to start (limit {max_cold:?})"
+        );
+        assert!(
+            rss < max_rss_kib,
+            "{name} peaked at {rss} KiB (limit {max_rss_kib} KiB)"
         );
     }
+}
+
+/// `load` needs no store, no key and no client credentials: it starts and serves a load by
+/// credentials with only the provider API settings.
+#[tokio::test]
+async fn load_starts_and_serves_with_only_the_provider_api_settings() {
+    let fake = MockServer::start().await;
+    mount_event_fakes(&fake).await;
+    let env = HashMap::from([("NOTION_API_URL".to_owned(), fake.uri())]);
+    let load = Function::start("load", &env).await;
+    let event = std::fs::read_to_string(event_path("load")).unwrap();
+    let (status, _, body) = load.http(event).await;
+    assert_eq!(status, 200, "{body}");
+    let items: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(items[0]["name"], "From an event", "{body}");
+    assert!(load.api.observed.lock().unwrap().init_error.is_none());
 }
 
 #[tokio::test]
@@ -487,7 +525,7 @@ async fn a_function_that_cannot_start_says_why_through_init_error() {
         ),
     ];
     for (env, message) in cases {
-        let function = Function::start("load", &env).await;
+        let function = Function::start("authorize", &env).await;
         let observed = function.api.observed.clone();
         let status = function.exit().await;
         assert!(!status.success(), "it exits");

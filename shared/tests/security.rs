@@ -5,51 +5,59 @@ mod support;
 use fred::prelude::{ClientLike, KeysInterface};
 use fred::types::CustomCommand;
 use http::StatusCode;
-use integrations::app::StartupError;
 use integrations::crypto::Sealer;
-use integrations::handlers::{handle, Endpoint};
-use integrations::store::{credentials_key, state_key, Backend};
-use integrations::{App, Config};
+use integrations::handlers::{Authorize, Credentials, Load, OAuth2Callback, Service};
+use integrations::resources::{Mode, Resources, StartupError};
+use integrations::store::{credentials_key, state_key, Backend, Store};
+use integrations::{App, Config, Function};
 use serde_json::Value;
 use support::*;
 use wiremock::MockServer;
 
-fn redis(app: &App) -> &fred::clients::Client {
-    match app.store.backend() {
+/// A client of its own on the Redis database at `url`, to look at what the app wrote.
+async fn redis(url: &str) -> fred::clients::Client {
+    match Backend::redis(url, None).await.unwrap() {
         Backend::Redis(client) => client,
-        Backend::Memory(_) => panic!("these tests run on Redis"),
+        Backend::Memory(_) => unreachable!(),
     }
+}
+
+/// Every endpoint on Redis database `db`, so a test that writes raw values there is alone.
+async fn app_on_database(fake: &str, db: u8) -> (App, fred::clients::Client) {
+    let url = redis_database(db);
+    let store = Store::new(Backend::redis(&url, None).await.unwrap(), sealer());
+    (app_with(config(fake, &[]), store).await, redis(&url).await)
 }
 
 async fn connect_notion(app: &App, fake: &MockServer, user: &str, org: &str, code: &str, token: &str) {
     let (_, url) = call(
         app,
-        Endpoint::Authorize,
+        Function::Authorize,
         form(
             "notion",
-            Endpoint::Authorize,
+            Function::Authorize,
             &[("user_id", user), ("org_id", org)],
         ),
     )
     .await;
     let state = query_of(url.as_str().unwrap())["state"].clone();
     fakes::notion_token(fake, code, token).await;
-    let response = handle(
-        app,
-        Endpoint::OAuth2Callback,
-        callback("notion", &[("code", code), ("state", &state)]),
-    )
-    .await;
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback("notion", &[("code", code), ("state", &state)]),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 async fn credentials(app: &App, user: &str, org: &str) -> (StatusCode, Value) {
     call(
         app,
-        Endpoint::Credentials,
+        Function::Credentials,
         form(
             "notion",
-            Endpoint::Credentials,
+            Function::Credentials,
             &[("user_id", user), ("org_id", org)],
         ),
     )
@@ -59,15 +67,15 @@ async fn credentials(app: &App, user: &str, org: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn nothing_secret_is_stored_in_plaintext() {
     let fake = MockServer::start().await;
-    let app = app(StoreKind::Redis, config(&fake.uri(), &[])).await;
+    let (app, client) = app_on_database(&fake.uri(), 0).await;
     let (user, org) = (unique("user"), unique("org"));
     // A pending Airtable consent leaves a state record with a PKCE verifier in Redis.
     let (_, url) = call(
         &app,
-        Endpoint::Authorize,
+        Function::Authorize,
         form(
             "airtable",
-            Endpoint::Authorize,
+            Function::Authorize,
             &[("user_id", &user), ("org_id", &org)],
         ),
     )
@@ -83,7 +91,6 @@ async fn nothing_secret_is_stored_in_plaintext() {
     )
     .await;
 
-    let client = redis(&app);
     let keys: Vec<String> = client
         .custom(
             CustomCommand::new_static("KEYS", None, false),
@@ -132,8 +139,8 @@ async fn nothing_secret_is_stored_in_plaintext() {
 #[tokio::test]
 async fn tampered_or_moved_values_are_absent_not_errors() {
     let fake = MockServer::start().await;
-    let app = app(StoreKind::Redis, config(&fake.uri(), &[])).await;
-    let client = redis(&app);
+    // Database 1: the raw values written here must not meet the plaintext scan of database 0.
+    let (app, client) = app_on_database(&fake.uri(), 1).await;
     let (user, org) = (unique("user"), unique("org"));
     connect_notion(&app, &fake, &user, &org, "code-a", "token-a").await;
     let key = credentials_key("notion", &org, &user);
@@ -170,12 +177,12 @@ async fn tampered_or_moved_values_are_absent_not_errors() {
         .set(state_key(state), "not sealed at all", None, None, false)
         .await
         .unwrap();
-    let response = handle(
-        &app,
-        Endpoint::OAuth2Callback,
-        callback("notion", &[("code", "c"), ("state", state)]),
-    )
-    .await;
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback("notion", &[("code", "c"), ("state", state)]),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -208,13 +215,18 @@ async fn rotated_keys_still_open_old_values() {
     );
 }
 
+/// What one Lambda function builds from `vars` at start-up.
+async fn start<H: integrations::handlers::Handler>(
+    vars: &[(&str, &str)],
+) -> Result<Service<H>, StartupError> {
+    let config = Config::from_vars(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
+    Service::<H>::build(&Resources::new(config, Mode::Lambda)).await
+}
+
 #[tokio::test]
-async fn lambda_functions_refuse_to_start_without_what_they_need() {
+async fn functions_that_keep_state_refuse_to_start_without_redis_and_a_key() {
     let redis_address = redis_url();
-    let missing_redis = App::for_lambda(Config::from_vars(|name| {
-        (name == "TOKEN_ENCRYPTION_KEY").then(|| TEST_KEY.to_owned())
-    }))
-    .await;
+    let missing_redis = start::<Authorize>(&[("TOKEN_ENCRYPTION_KEY", TEST_KEY)]).await;
     assert!(matches!(missing_redis, Err(StartupError::MissingRedisUrl)));
     assert!(missing_redis
         .err()
@@ -222,59 +234,118 @@ async fn lambda_functions_refuse_to_start_without_what_they_need() {
         .to_string()
         .contains("REDIS_URL is not set"));
 
-    let missing_key = App::for_lambda(Config::from_vars(|name| {
-        (name == "REDIS_URL").then(|| redis_address.clone())
-    }))
-    .await;
-    let message = missing_key.err().unwrap().to_string();
+    let message = start::<Credentials>(&[("REDIS_URL", &redis_address)])
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         message.contains("TOKEN_ENCRYPTION_KEY") && message.contains("openssl rand -base64 32"),
         "{message}"
     );
 
-    let short_key = Config::from_vars(|name| match name {
-        "REDIS_URL" => Some(redis_address.clone()),
-        "TOKEN_ENCRYPTION_KEY" => Some("c2hvcnQ=".into()),
-        _ => None,
-    });
-    let message = App::for_lambda(short_key).await.err().unwrap().to_string();
+    let short_key = [
+        ("REDIS_URL", redis_address.as_str()),
+        ("TOKEN_ENCRYPTION_KEY", "c2hvcnQ="),
+    ];
+    let message = start::<OAuth2Callback>(&short_key)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(message.contains("must decode to 32 bytes, not 5"), "{message}");
 
     let unreachable = format!("redis://127.0.0.1:{}", free_port());
     let started = std::time::Instant::now();
-    let no_redis = Config::from_vars(|name| match name {
-        "REDIS_URL" => Some(unreachable.clone()),
-        "TOKEN_ENCRYPTION_KEY" => Some(TEST_KEY.into()),
-        _ => None,
-    });
-    let message = App::for_lambda(no_redis).await.err().unwrap().to_string();
-    assert!(message.contains("Redis"), "{message}");
+    let no_redis = [
+        ("REDIS_URL", unreachable.as_str()),
+        ("TOKEN_ENCRYPTION_KEY", TEST_KEY),
+    ];
+    let message = start::<Authorize>(&no_redis).await.err().unwrap().to_string();
+    assert!(message.starts_with("Redis connection failed"), "{message}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),
         "fails fast"
     );
 
-    let ok = Config::from_vars(|name| match name {
-        "REDIS_URL" => Some(redis_address.clone()),
-        "TOKEN_ENCRYPTION_KEY" => Some(TEST_KEY.into()),
-        _ => None,
-    });
-    let app = App::for_lambda(ok).await.unwrap();
-    assert!(redis(&app).is_connected());
+    let ok = [
+        ("REDIS_URL", redis_address.as_str()),
+        ("TOKEN_ENCRYPTION_KEY", TEST_KEY),
+    ];
+    assert!(start::<Credentials>(&ok).await.is_ok());
+}
+
+#[tokio::test]
+async fn each_function_starts_with_only_its_own_settings() {
+    // load: no Redis, no key, no client id or secret.
+    let load = start::<Load>(&[]).await.unwrap();
+    let token = serde_json::json!({ "access_token": "t" }).to_string();
+    let request = form("airtable", Function::Load, &[("credentials", &token)]);
+    // Nothing listens on the API URL: the provider is reached for (502), not refused as unconfigured.
+    let fake = "http://127.0.0.1:9";
+    let load_over_fake = start::<Load>(&[("AIRTABLE_API_URL", fake)]).await.unwrap();
+    let response = load_over_fake.handle(request).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        body_text(response.body())
+    );
+    let request = form("airtable", Function::Load, &[("credentials", "{}")]);
+    assert_eq!(load.handle(request).await.status(), StatusCode::BAD_REQUEST);
+
+    // authorize and credentials: Redis and the key, but no client secret.
+    let redis_address = redis_url();
+    let vars = [
+        ("REDIS_URL", redis_address.as_str()),
+        ("TOKEN_ENCRYPTION_KEY", TEST_KEY),
+        ("NOTION_CLIENT_ID", "id"),
+        (
+            "NOTION_REDIRECT_URI",
+            "https://api.example/integrations/notion/oauth2callback",
+        ),
+    ];
+    let authorize = start::<Authorize>(&vars).await.unwrap();
+    let fields = [("user_id", "u"), ("org_id", "o")];
+    let response = authorize
+        .handle(form("notion", Function::Authorize, &fields))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(response.body())
+    );
+    let credentials = start::<Credentials>(&vars[..2]).await.unwrap();
+    let response = credentials
+        .handle(form("notion", Function::Credentials, &fields))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        body_json(response.body())["detail"],
+        "No credentials found: connect first (they are kept 10 minutes and handed out once)"
+    );
+
+    // The callback sends the secret: without it, that provider is not configured.
+    let callback_fn = start::<OAuth2Callback>(&vars).await.unwrap();
+    let response = callback_fn
+        .handle(callback("notion", &[("code", "c"), ("state", "s")]))
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body_text(response.body()).contains("set NOTION_CLIENT_SECRET"));
 }
 
 #[tokio::test]
 async fn deployed_providers_need_an_explicit_redirect_uri() {
     let mut vars = vars("http://127.0.0.1:9", &[("REDIS_URL", &redis_url())]);
     vars.remove("HUBSPOT_REDIRECT_URI");
-    let app = App::for_lambda(Config::from_vars(|name| vars.get(name).cloned()))
-        .await
-        .unwrap();
+    let config = Config::from_vars(|name| vars.get(name).cloned());
+    let app = App::build(&Resources::new(config, Mode::Lambda)).await.unwrap();
     let fields = [("user_id", "u"), ("org_id", "o")];
     let (status, body) = call(
         &app,
-        Endpoint::Authorize,
-        form("hubspot", Endpoint::Authorize, &fields),
+        Function::Authorize,
+        form("hubspot", Function::Authorize, &fields),
     )
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -285,8 +356,8 @@ async fn deployed_providers_need_an_explicit_redirect_uri() {
     assert_eq!(
         call(
             &app,
-            Endpoint::Authorize,
-            form("notion", Endpoint::Authorize, &fields)
+            Function::Authorize,
+            form("notion", Function::Authorize, &fields)
         )
         .await
         .0,
@@ -305,8 +376,8 @@ async fn the_redirect_uri_is_always_the_configured_one() {
     ];
     let (_, url) = call(
         &app,
-        Endpoint::Authorize,
-        form("notion", Endpoint::Authorize, &fields),
+        Function::Authorize,
+        form("notion", Function::Authorize, &fields),
     )
     .await;
     let query = query_of(url.as_str().unwrap());
@@ -322,7 +393,7 @@ async fn the_redirect_uri_is_always_the_configured_one() {
         ],
     );
     assert_eq!(
-        handle(&app, Endpoint::OAuth2Callback, request).await.status(),
+        app.handle(Function::OAuth2Callback, request).await.status(),
         StatusCode::OK
     );
 }

@@ -5,8 +5,8 @@ mod support;
 use std::path::PathBuf;
 
 use http::StatusCode;
-use integrations::handlers::Endpoint;
 use integrations::store::Backend;
+use integrations::Function;
 use support::*;
 
 /// A throwaway CA and a server certificate for `localhost` signed by it, as PEM files.
@@ -64,15 +64,15 @@ async fn rediss_with_a_private_ca_and_a_password_works_end_to_end() {
         let backend = Backend::redis(&url, Some(&ca))
             .await
             .expect("TLS connection with the private CA");
-        let app = app_over(backend);
-        let (status, body) = call(&app, Endpoint::Authorize, authorize_request("notion")).await;
+        let app = app_over(backend).await;
+        let (status, body) = call(&app, Function::Authorize, authorize_request("notion")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, _) = call(
             &app,
-            Endpoint::Credentials,
+            Function::Credentials,
             form(
                 "notion",
-                Endpoint::Credentials,
+                Function::Credentials,
                 &[("user_id", "u"), ("org_id", "o")],
             ),
         )
@@ -91,14 +91,23 @@ async fn rediss_refuses_what_it_cannot_trust_or_open() {
         .await
         .err()
         .expect("untrusted certificate");
-    assert!(error.to_string().contains("Redis connection failed"), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("Redis connection failed") && message.contains("UnknownIssuer"),
+        "{message}"
+    );
 
     let wrong_password = server.url().replace("right-password", "wrong-password");
     let error = Backend::redis(&wrong_password, Some(&pki.path("ca.pem")))
         .await
         .err()
         .expect("wrong password");
-    assert!(error.to_string().contains("Redis"), "{error}");
+    // The TLS handshake succeeded (the CA is right); the server refused the password itself.
+    let message = error.to_string();
+    assert!(
+        message.starts_with("Redis connection failed") && message.contains("WRONGPASS"),
+        "{message}"
+    );
 
     let error = Backend::redis(
         &server.url(),

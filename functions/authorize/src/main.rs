@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), integrations::lambda::Error> {
-    integrations::lambda::run(integrations::Endpoint::Authorize).await
+    integrations::lambda::run::<integrations::handlers::Authorize>().await
 }

@@ -3,7 +3,7 @@
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use super::{BodyEncoding, ClientAuth, ProviderSpec};
+use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
 use crate::error::Result;
 use crate::item::Item;
 use crate::upstream::{all_pages, Api, Page};
@@ -13,7 +13,10 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     env_prefix: "AIRTABLE",
     display_name: "Airtable",
     auth_url: "https://airtable.com/oauth2/v1/authorize",
+    authorization_params: &[],
     token_url: "https://airtable.com/oauth2/v1/token",
+    // Airtable documents no revocation endpoint: a disconnect only forgets the tokens.
+    revoke_url: None,
     api_url: "https://api.airtable.com",
     scopes: Some("data.records:read schema.bases:read"),
     client_auth: ClientAuth::BasicIfSecret,
@@ -21,13 +24,13 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     pkce: true,
     secret_optional: true,
     settings: &[],
-    list: |api| Box::pin(list(api)),
+    list: |api, provider| Box::pin(list(api, provider)),
 };
 
 /// Table listings fetched at once; Airtable allows 5 requests per second per base.
 const CONCURRENT_BASES: usize = 4;
 
-async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
+async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
     let bases = all_pages(SPEC.display_name, |offset| async move {
         let mut request = api.get("/v0/meta/bases");
         if let Some(offset) = offset {
@@ -65,7 +68,7 @@ async fn list_tables(api: &Api<'_>, base: Item) -> Result<Vec<Item>> {
         .collect())
 }
 
-pub fn normalise_base(base: &Value) -> Option<Item> {
+fn normalise_base(base: &Value) -> Option<Item> {
     // The id goes into a request path: accept only what Airtable issues (`app` + alphanumerics).
     let id = base["id"]
         .as_str()
@@ -77,7 +80,7 @@ pub fn normalise_base(base: &Value) -> Option<Item> {
     Some(item)
 }
 
-pub fn normalise_table(base: &Item, table: &Value) -> Option<Item> {
+fn normalise_table(base: &Item, table: &Value) -> Option<Item> {
     let id = table["id"].as_str()?;
     let base_id = base.id.as_deref()?;
     let mut item = Item::new(id, "table");
@@ -86,4 +89,45 @@ pub fn normalise_table(base: &Item, table: &Value) -> Option<Item> {
     item.parent_path_or_name = base.name.clone();
     item.url = Some(format!("https://airtable.com/{base_id}/{id}"));
     Some(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::providers::arbitrary::provider_json;
+
+    #[test]
+    fn tables_hang_under_their_base() {
+        let base = normalise_base(&json!({"id": "appA1", "name": "CRM"})).unwrap();
+        assert_eq!(
+            (base.directory, base.url.as_deref()),
+            (true, Some("https://airtable.com/appA1"))
+        );
+        let table = normalise_table(&base, &json!({"id": "tblB2", "name": "Leads"})).unwrap();
+        assert_eq!(table.parent_id.as_deref(), Some("appA1"));
+        assert_eq!(table.parent_path_or_name.as_deref(), Some("CRM"));
+        assert_eq!(table.url.as_deref(), Some("https://airtable.com/appA1/tblB2"));
+        assert!(
+            normalise_base(&json!({"id": "app/../x"})).is_none(),
+            "ids go into request paths"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn only_path_safe_base_ids_and_tables_keep_their_base(object in provider_json()) {
+            if let Some(base) = normalise_base(&object) {
+                prop_assert!(base.id.as_deref().is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())));
+                prop_assert_eq!(base.id.as_deref(), object["id"].as_str());
+            }
+            let base = Item::new("appX", "base");
+            if let Some(table) = normalise_table(&base, &object) {
+                prop_assert_eq!(table.id.as_deref(), object["id"].as_str());
+                prop_assert_eq!(table.parent_id.as_deref(), Some("appX"));
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{BodyEncoding, ClientAuth, ProviderSpec};
+use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
 use crate::error::Result;
 use crate::item::Item;
 use crate::upstream::{all_pages, Api, Page};
@@ -12,8 +12,10 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     env_prefix: "HUBSPOT",
     display_name: "HubSpot",
     auth_url: "https://app.hubspot.com/oauth/authorize",
-    // v1 is retired in February 2027; v3 takes the same form fields.
-    token_url: "https://api.hubapi.com/oauth/v3/token",
+    authorization_params: &[],
+    // The date-versioned OAuth API; v1 is sunset on 2027-02-16 and v3 is filed as legacy.
+    token_url: "https://api.hubapi.com/oauth/2026-03/token",
+    revoke_url: Some("https://api.hubapi.com/oauth/2026-03/token/revoke"),
     api_url: "https://api.hubapi.com",
     scopes: Some("oauth crm.objects.contacts.read crm.objects.companies.read crm.objects.deals.read"),
     client_auth: ClientAuth::RequestBody,
@@ -21,7 +23,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     pkce: false,
     secret_optional: false,
     settings: &[],
-    list: |api| Box::pin(list(api)),
+    list: |api, provider| Box::pin(list(api, provider)),
 };
 
 /// Object type in the API path, item `type`, and the properties its name is made from.
@@ -31,7 +33,7 @@ const OBJECTS: [(&str, &str, &str); 3] = [
     ("deals", "deal", "dealname"),
 ];
 
-async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
+async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
     let [contacts, companies, deals] = OBJECTS.map(|object| list_objects(api, object));
     let (contacts, companies, deals) = tokio::try_join!(contacts, companies, deals)?;
     Ok([contacts, companies, deals].concat())
@@ -59,8 +61,8 @@ async fn list_objects(api: &Api<'_>, (path, kind, properties): (&str, &str, &str
         .collect())
 }
 
-pub fn normalise(kind: &str, object: &Value) -> Option<Item> {
-    let id = object["id"].as_str()?;
+fn normalise(kind: &str, object: &Value) -> Option<Item> {
+    let id = object["id"].as_str().filter(|id| !id.is_empty())?;
     let property = |name: &str| {
         object["properties"][name]
             .as_str()
@@ -89,4 +91,58 @@ pub fn normalise(kind: &str, object: &Value) -> Option<Item> {
     item.last_modified_time = object["updatedAt"].as_str().map(str::to_owned);
     item.visibility = Some(object["archived"] != true);
     Some(item)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::providers::arbitrary::provider_json;
+
+    #[test]
+    fn a_contact_is_named_by_full_name_then_email_then_id() {
+        let contact =
+            |properties| normalise("contact", &json!({"id": "7", "properties": properties})).unwrap();
+        assert_eq!(
+            contact(json!({"firstname": " Ada ", "lastname": "Lovelace"}))
+                .name
+                .unwrap(),
+            "Ada Lovelace"
+        );
+        assert_eq!(
+            contact(json!({"firstname": "", "email": "ada@example.com"}))
+                .name
+                .unwrap(),
+            "ada@example.com"
+        );
+        assert_eq!(contact(json!({})).name.unwrap(), "7");
+        let deal = normalise(
+            "deal",
+            &json!({"id": "9", "archived": true, "properties": {"dealname": "Big"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (deal.name.as_deref(), deal.visibility),
+            (Some("Big"), Some(false))
+        );
+        assert!(
+            normalise("company", &json!({"id": 9})).is_none(),
+            "ids are strings in the CRM API"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn items_keep_the_objects_id_and_contacts_always_have_a_name(object in provider_json()) {
+            for kind in ["contact", "company", "deal"] {
+                if let Some(item) = normalise(kind, &object) {
+                    prop_assert_eq!(item.id.as_deref(), object["id"].as_str());
+                    prop_assert_eq!(item.kind.as_deref(), Some(kind));
+                    prop_assert!(kind != "contact" || item.name.as_deref().is_some_and(|name| !name.is_empty()));
+                }
+            }
+        }
+    }
 }

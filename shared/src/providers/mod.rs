@@ -1,7 +1,8 @@
 //! Providers as data: how each one authorises, exchanges codes and lists its items.
 //!
-//! Adding a provider is one file in this folder (its [`ProviderSpec`] and its listing) plus
-//! one line in [`PROVIDERS`]; the OAuth flow, the HTTP plumbing and the handlers are shared.
+//! A provider is its [`ProviderSpec`] and its listing, in one file of this folder, plus one line
+//! in [`PROVIDERS`]; the OAuth flow, the HTTP plumbing and the handlers are shared. (Deployed, it
+//! also needs its parameter block in `template.yaml`; the README lists every place.)
 
 pub mod airtable;
 pub mod hubspot;
@@ -11,16 +12,12 @@ use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::item::Item;
 use crate::upstream::Api;
 
 /// Every provider the service knows, by the name used in `/integrations/{provider}/...`.
 pub static PROVIDERS: &[&ProviderSpec] = &[&notion::SPEC, &hubspot::SPEC, &airtable::SPEC];
-
-pub fn find(name: &str) -> Option<&'static ProviderSpec> {
-    PROVIDERS.iter().copied().find(|spec| spec.name == name)
-}
 
 pub fn names() -> Vec<&'static str> {
     PROVIDERS.iter().map(|spec| spec.name).collect()
@@ -45,7 +42,7 @@ pub enum BodyEncoding {
 }
 
 /// Lists every item an access token can see, following all pages.
-pub type ListFn = for<'a> fn(&'a Api<'a>) -> BoxFuture<'a, Result<Vec<Item>>>;
+pub type ListFn = for<'a> fn(&'a Api<'a>, &'a Provider) -> BoxFuture<'a, Result<Vec<Item>>>;
 
 /// The static description of a provider; URLs are defaults that the environment may override.
 pub struct ProviderSpec {
@@ -55,7 +52,12 @@ pub struct ProviderSpec {
     pub env_prefix: &'static str,
     pub display_name: &'static str,
     pub auth_url: &'static str,
+    /// Query parameters the consent URL always carries (Notion's `owner=user`), whatever
+    /// `P_AUTH_URL` says.
+    pub authorization_params: &'static [(&'static str, &'static str)],
     pub token_url: &'static str,
+    /// The documented token revocation endpoint, if the provider has one.
+    pub revoke_url: Option<&'static str>,
     pub api_url: &'static str,
     /// Default scopes (space separated); `None` when the provider takes no `scope` parameter.
     pub scopes: Option<&'static str>,
@@ -81,6 +83,7 @@ pub struct Provider {
     pub redirect_uri_configured: bool,
     pub auth_url: String,
     pub token_url: String,
+    pub revoke_url: Option<String>,
     pub api_url: String,
     pub scopes: Option<String>,
     settings: HashMap<&'static str, String>,
@@ -99,6 +102,7 @@ impl std::fmt::Debug for Provider {
             .field("redirect_uri", &self.redirect_uri)
             .field("auth_url", &self.auth_url)
             .field("token_url", &self.token_url)
+            .field("revoke_url", &self.revoke_url)
             .field("api_url", &self.api_url)
             .finish()
     }
@@ -106,7 +110,7 @@ impl std::fmt::Debug for Provider {
 
 impl Provider {
     /// Reads `P_CLIENT_ID`, `P_CLIENT_SECRET`, `P_REDIRECT_URI`, `P_AUTH_URL`, `P_TOKEN_URL`,
-    /// `P_API_URL`, `P_SCOPES` and the spec's own settings through `var`.
+    /// `P_REVOKE_URL`, `P_API_URL`, `P_SCOPES` and the spec's own settings through `var`.
     pub fn from_vars(spec: &'static ProviderSpec, var: &impl Fn(&str) -> Option<String>) -> Self {
         let get = |suffix: &str| var(&format!("{}_{suffix}", spec.env_prefix));
         let url = |suffix: &str, default: &str| {
@@ -125,6 +129,7 @@ impl Provider {
             }),
             auth_url: url("AUTH_URL", spec.auth_url),
             token_url: url("TOKEN_URL", spec.token_url),
+            revoke_url: get("REVOKE_URL").or_else(|| spec.revoke_url.map(str::to_owned)),
             api_url: url("API_URL", spec.api_url),
             scopes: spec
                 .scopes
@@ -146,20 +151,104 @@ impl Provider {
         self.settings.get(suffix).map(String::as_str).unwrap_or_default()
     }
 
-    /// The variables this provider still needs before it can connect anyone. Deployed
-    /// (`redirect_uri_required`), the localhost default redirect URI is not good enough.
-    pub fn missing_settings(&self, redirect_uri_required: bool) -> Vec<String> {
+    /// The variables this provider still lacks for what an endpoint does with it. Deployed
+    /// (`deployed`), the localhost default redirect URI is not good enough.
+    pub fn missing(&self, needs: Needs, deployed: bool) -> Vec<String> {
+        let prefix = self.spec.env_prefix;
         let mut missing = Vec::new();
-        if self.client_id.is_none() {
-            missing.push(format!("{}_CLIENT_ID", self.spec.env_prefix));
+        if needs.client_id && self.client_id.is_none() {
+            missing.push(format!("{prefix}_CLIENT_ID"));
         }
-        if self.client_secret.is_none() && !self.spec.secret_optional {
-            missing.push(format!("{}_CLIENT_SECRET", self.spec.env_prefix));
+        if needs.client_secret && self.client_secret.is_none() && !self.spec.secret_optional {
+            missing.push(format!("{prefix}_CLIENT_SECRET"));
         }
-        if redirect_uri_required && !self.redirect_uri_configured {
-            missing.push(format!("{}_REDIRECT_URI", self.spec.env_prefix));
+        if needs.redirect_uri && deployed && !self.redirect_uri_configured {
+            missing.push(format!("{prefix}_REDIRECT_URI"));
         }
         missing
+    }
+}
+
+/// What an endpoint needs of a provider's configuration; the API URLs always have defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub client_id: bool,
+    pub client_secret: bool,
+    pub redirect_uri: bool,
+}
+
+impl Needs {
+    /// Only the name: listing with a given token, handing stored values over.
+    pub const NOTHING: Needs = Needs {
+        client_id: false,
+        client_secret: false,
+        redirect_uri: false,
+    };
+    /// Sending the user to the consent page.
+    pub const CONSENT: Needs = Needs {
+        client_id: true,
+        client_secret: false,
+        redirect_uri: true,
+    };
+    /// Exchanging a code: the client authenticates and repeats the redirect URI.
+    pub const CODE_GRANT: Needs = Needs {
+        client_id: true,
+        client_secret: true,
+        redirect_uri: true,
+    };
+}
+
+/// Every provider, configured once per process.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    list: Vec<Provider>,
+    /// Set on Lambda: a provider without an explicit `P_REDIRECT_URI` cannot connect anyone.
+    deployed: bool,
+}
+
+impl Providers {
+    pub fn from_vars(var: &impl Fn(&str) -> Option<String>, deployed: bool) -> Self {
+        Providers {
+            list: PROVIDERS
+                .iter()
+                .map(|spec| Provider::from_vars(spec, var))
+                .collect(),
+            deployed,
+        }
+    }
+
+    /// The provider named in the path, if it has what `needs` asks for.
+    pub fn get(&self, name: &str, needs: Needs) -> Result<&Provider> {
+        let provider = self
+            .list
+            .iter()
+            .find(|provider| provider.name() == name)
+            .ok_or_else(|| Error::UnknownProvider {
+                name: name.chars().take(64).collect(),
+                known: names().join(", "),
+            })?;
+        let missing = provider.missing(needs, self.deployed);
+        if missing.is_empty() {
+            Ok(provider)
+        } else {
+            Err(Error::ProviderNotConfigured {
+                provider: provider.spec.display_name,
+                missing,
+            })
+        }
+    }
+
+    /// Deployed, a provider's redirect URI must be configured: the default points at localhost.
+    pub fn set_deployed(&mut self) {
+        self.deployed = true;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Provider> {
+        self.list.iter()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Provider> {
+        self.list.iter_mut()
     }
 }
 
@@ -175,5 +264,74 @@ pub(crate) fn name_parents(items: &mut [Item]) {
                 item.parent_path_or_name = Some(name.clone());
             }
         }
+    }
+}
+
+/// Provider-shaped JSON for the normalisers' property tests.
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    /// JSON shaped like provider objects: known keys, any values, nested.
+    pub(crate) fn provider_json() -> impl Strategy<Value = Value> {
+        let keys = prop::sample::select(vec![
+            "object",
+            "id",
+            "type",
+            "title",
+            "plain_text",
+            "text",
+            "content",
+            "properties",
+            "parent",
+            "page_id",
+            "database_id",
+            "data_source_id",
+            "workspace",
+            "url",
+            "created_time",
+            "last_edited_time",
+            "archived",
+            "in_trash",
+            "name",
+            "firstname",
+            "lastname",
+            "email",
+            "dealname",
+            "createdAt",
+            "updatedAt",
+            "page",
+            "database",
+            "data_source",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(vec![
+                "page",
+                "database",
+                "data_source",
+                "title",
+                "page_id",
+                "workspace",
+                ""
+            ])
+            .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|pairs| Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect::<Map<_, _>>()
+                )),
+            ]
+        })
     }
 }

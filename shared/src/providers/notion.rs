@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{name_parents, BodyEncoding, ClientAuth, ProviderSpec};
+use super::{name_parents, BodyEncoding, ClientAuth, Provider, ProviderSpec};
 use crate::error::Result;
 use crate::item::Item;
 use crate::upstream::{all_pages, Api, Page};
@@ -11,8 +11,11 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "notion",
     env_prefix: "NOTION",
     display_name: "Notion",
-    auth_url: "https://api.notion.com/v1/oauth/authorize?owner=user&response_type=code",
+    auth_url: "https://api.notion.com/v1/oauth/authorize",
+    // Public integrations are installed by a user, never by the workspace's bot.
+    authorization_params: &[("owner", "user")],
     token_url: "https://api.notion.com/v1/oauth/token",
+    revoke_url: Some("https://api.notion.com/v1/oauth/revoke"),
     api_url: "https://api.notion.com",
     scopes: None,
     client_auth: ClientAuth::Basic,
@@ -20,11 +23,11 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     pkce: false,
     secret_optional: false,
     settings: &[("VERSION", "2022-06-28")],
-    list: |api| Box::pin(list(api)),
+    list: |api, provider| Box::pin(list(api, provider)),
 };
 
-async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
-    let version = api.provider.setting("VERSION");
+async fn list(api: &Api<'_>, provider: &Provider) -> Result<Vec<Item>> {
+    let version = provider.setting("VERSION");
     let objects = all_pages(SPEC.display_name, |cursor| async move {
         let mut body = json!({ "page_size": 100 });
         if let Some(cursor) = cursor {
@@ -42,7 +45,7 @@ async fn list(api: &Api<'_>) -> Result<Vec<Item>> {
 }
 
 /// A page, database or data source; other objects (and malformed ones) are left out.
-pub fn normalise(object: &Value) -> Option<Item> {
+fn normalise(object: &Value) -> Option<Item> {
     let kind = object["object"].as_str()?;
     let name = match kind {
         "page" => object["properties"]
@@ -83,4 +86,44 @@ fn plain_text(rich_text: &Value) -> Option<String> {
         })
         .collect();
     (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::providers::arbitrary::provider_json;
+
+    #[test]
+    fn a_page_becomes_an_item_named_by_its_title() {
+        let page = json!({"object": "page", "id": "p1", "created_time": "2024-01-01T00:00:00.000Z",
+            "parent": {"type": "database_id", "database_id": "d1"}, "archived": false,
+            "properties": {"Name": {"type": "title", "title": [{"plain_text": "Road"}, {"plain_text": "map"}]}}});
+        let item = normalise(&page).unwrap();
+        assert_eq!(item.name.as_deref(), Some("Roadmap"));
+        assert_eq!(
+            (item.kind.as_deref(), item.parent_id.as_deref()),
+            (Some("page"), Some("d1"))
+        );
+        assert_eq!((item.directory, item.visibility), (false, Some(true)));
+        let workspace = json!({"object": "database", "id": "d1", "title": [], "parent": {"type": "workspace", "workspace": true}});
+        let item = normalise(&workspace).unwrap();
+        assert_eq!((item.name, item.parent_id, item.directory), (None, None, true));
+        assert!(normalise(&json!({"object": "user", "id": "u"})).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn items_keep_the_objects_id_and_kind(object in provider_json()) {
+            if let Some(item) = normalise(&object) {
+                prop_assert_eq!(item.id.as_deref(), object["id"].as_str());
+                prop_assert_eq!(item.kind.as_deref(), object["object"].as_str());
+                prop_assert!(matches!(item.kind.as_deref(), Some("page" | "database" | "data_source")));
+                prop_assert_eq!(item.directory, item.kind.as_deref() != Some("page"));
+                prop_assert!(item.name.as_deref() != Some(""), "an empty title is no name");
+            }
+        }
+    }
 }

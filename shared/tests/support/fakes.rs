@@ -82,21 +82,45 @@ pub async fn hubspot_token(server: &MockServer, code: &str, access_token: &str) 
 /// Airtable's token endpoint: form body with the PKCE verifier, client credentials by Basic.
 /// Answers only when `code_verifier` hashes (S256) to `challenge`.
 pub async fn airtable_token(server: &MockServer, code: &str, challenge: &str, access_token: &str) {
+    airtable_exchange(server, code, challenge, access_token, true).await
+}
+
+/// Airtable's token endpoint for a public client: `client_id` in the form, no `Authorization`.
+pub async fn airtable_public_token(server: &MockServer, code: &str, challenge: &str, access_token: &str) {
+    airtable_exchange(server, code, challenge, access_token, false).await
+}
+
+async fn airtable_exchange(
+    server: &MockServer,
+    code: &str,
+    challenge: &str,
+    access_token: &str,
+    confidential: bool,
+) {
     let code = code.to_owned();
     let challenge = challenge.to_owned();
+    let expected_basic = basic("airtable-client-id", "airtable-client-secret");
     Mock::given(method("POST"))
         .and(path("/airtable/token"))
-        .and(header(
-            "authorization",
-            basic("airtable-client-id", "airtable-client-secret").as_str(),
-        ))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(move |request: &Request| {
+            let authorization = request
+                .headers
+                .get("authorization")
+                .and_then(|value| value.to_str().ok());
             let fields = form_fields(request);
+            let client_authenticated = if confidential {
+                authorization == Some(expected_basic.as_str()) && fields.len() == 4
+            } else {
+                authorization.is_none()
+                    && fields.len() == 5
+                    && fields.get("client_id").map(String::as_str) == Some("airtable-client-id")
+            };
             let verifier = fields.get("code_verifier").cloned().unwrap_or_default();
             let hashed =
                 base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            fields.len() == 4
+            client_authenticated
+                && !fields.contains_key("client_secret")
                 && fields.get("grant_type").map(String::as_str) == Some("authorization_code")
                 && fields.get("code") == Some(&code)
                 && fields.get("redirect_uri") == Some(&redirect_uri("airtable"))

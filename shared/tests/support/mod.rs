@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use http::{Method, StatusCode};
 use integrations::crypto::Sealer;
-use integrations::handlers::{handle, Endpoint};
+use integrations::resources::Resources;
 use integrations::store::{Backend, Store};
+use integrations::Function;
 use integrations::{App, Config};
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
@@ -36,6 +37,13 @@ pub fn redis_url() -> String {
         url
     })
     .clone()
+}
+
+/// The same server's database `db` (0 is the default one).
+pub fn redis_database(db: u8) -> String {
+    let mut url = url::Url::parse(&redis_url()).expect("REDIS_URL is a URL");
+    url.set_path(&format!("/{db}"));
+    url.to_string()
 }
 
 /// A `redis-server` child that dies with the test process, however that process ends.
@@ -238,10 +246,6 @@ pub fn vars(fake: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
         vars.insert(format!("{prefix}_API_URL"), fake.to_owned());
         vars.insert(format!("{prefix}_REDIRECT_URI"), fakes::redirect_uri(name));
     }
-    vars.insert(
-        "NOTION_AUTH_URL".into(),
-        format!("{fake}/notion/authorize?owner=user&response_type=code"),
-    );
     vars.insert("TOKEN_ENCRYPTION_KEY".into(), TEST_KEY.into());
     vars.insert("HTTP_TIMEOUT_SECS".into(), "2".into());
     for (name, value) in extra {
@@ -258,19 +262,24 @@ pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
 
 pub async fn app(kind: StoreKind, config: Config) -> App {
     let sealer = config.sealer().unwrap().unwrap();
-    App::new(config, Store::new(backend(kind).await, sealer)).unwrap()
+    app_with(config, Store::new(backend(kind).await, sealer)).await
+}
+
+/// Every endpoint over `store`, as `local-api` builds them.
+pub async fn app_with(config: Config, store: Store) -> App {
+    App::build(&Resources::with_store(config, store)).await.unwrap()
 }
 
 /// An app over `backend`, with providers that are never reached.
-pub fn app_over(backend: Backend) -> App {
-    App::new(config("http://127.0.0.1:9", &[]), Store::new(backend, sealer())).unwrap()
+pub async fn app_over(backend: Backend) -> App {
+    app_with(config("http://127.0.0.1:9", &[]), Store::new(backend, sealer())).await
 }
 
 /// `POST /integrations/{provider}/authorize` for user `u` of org `o`.
 pub fn authorize_request(provider: &str) -> Request {
     form(
         provider,
-        Endpoint::Authorize,
+        Function::Authorize,
         &[("user_id", "u"), ("org_id", "o")],
     )
 }
@@ -283,15 +292,13 @@ pub fn sealer() -> Sealer {
 pub fn request(
     method: Method,
     provider: &str,
-    endpoint: Endpoint,
+    function: Function,
     uri_query: &str,
     content_type: Option<&str>,
     body: Body,
 ) -> Request {
-    let uri = format!(
-        "https://api.example/integrations/{provider}/{}{uri_query}",
-        endpoint.path_segment()
-    );
+    let path = function.route().path.replace("{provider}", provider);
+    let uri = format!("https://api.example{path}{uri_query}");
     let mut builder = http::Request::builder().method(method).uri(uri);
     if let Some(content_type) = content_type {
         builder = builder.header("content-type", content_type);
@@ -302,23 +309,23 @@ pub fn request(
         .with_path_parameters(HashMap::from([("provider".to_owned(), provider.to_owned())]))
 }
 
-pub fn form(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) -> Request {
+pub fn form(provider: &str, function: Function, fields: &[(&str, &str)]) -> Request {
     let body = serde_urlencoded::to_string(fields).unwrap();
     request(
         Method::POST,
         provider,
-        endpoint,
+        function,
         "",
         Some("application/x-www-form-urlencoded"),
         Body::Text(body),
     )
 }
 
-pub fn json(provider: &str, endpoint: Endpoint, value: &Value) -> Request {
+pub fn json(provider: &str, function: Function, value: &Value) -> Request {
     request(
         Method::POST,
         provider,
-        endpoint,
+        function,
         "",
         Some("application/json"),
         Body::Text(value.to_string()),
@@ -326,7 +333,7 @@ pub fn json(provider: &str, endpoint: Endpoint, value: &Value) -> Request {
 }
 
 /// A browser `FormData` body.
-pub fn multipart(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) -> Request {
+pub fn multipart(provider: &str, function: Function, fields: &[(&str, &str)]) -> Request {
     let boundary = "----formdata-test-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -341,7 +348,7 @@ pub fn multipart(provider: &str, endpoint: Endpoint, fields: &[(&str, &str)]) ->
     request(
         Method::POST,
         provider,
-        endpoint,
+        function,
         "",
         Some(&content_type),
         Body::Binary(body),
@@ -353,15 +360,15 @@ pub fn callback(provider: &str, query: &[(&str, &str)]) -> Request {
     request(
         Method::GET,
         provider,
-        Endpoint::OAuth2Callback,
+        Function::OAuth2Callback,
         &query,
         None,
         Body::Empty,
     )
 }
 
-pub async fn call(app: &App, endpoint: Endpoint, request: Request) -> (StatusCode, Value) {
-    let response = handle(app, endpoint, request).await;
+pub async fn call(app: &App, function: Function, request: Request) -> (StatusCode, Value) {
+    let response = app.handle(function, request).await;
     let status = response.status();
     (status, body_json(response.body()))
 }
@@ -390,28 +397,54 @@ pub fn basic(user: &str, password: &str) -> String {
     )
 }
 
-/// The status each `events/*.json` is meant to produce; every file there must be listed.
-pub const EVENTS: [(&str, u16); 8] = [
-    ("authorize", 200),
-    ("authorize-formdata-base64", 200),
-    ("authorize-unknown-provider", 404),
-    ("oauth2callback-unknown-state", 400),
-    ("oauth2callback-access-denied", 400),
-    ("credentials-none-stored", 404),
-    ("load", 200),
-    ("load-malformed-credentials", 400),
+/// What each `events/*.json` is meant to produce: its status and a part of its body that says why
+/// (the reason the event encodes, or the items by id and name). Every file there must be listed.
+pub const EVENTS: [(&str, u16, &str); 8] = [
+    (
+        "authorize",
+        200,
+        "/notion/authorize?owner=user&client_id=notion-client-id",
+    ),
+    ("authorize-formdata-base64", 200, "client_id=hubspot-client-id"),
+    (
+        "authorize-unknown-provider",
+        404,
+        "Unknown provider 'dropbox'; expected one of notion, hubspot, airtable",
+    ),
+    (
+        "oauth2callback-unknown-state",
+        400,
+        "Unknown, expired or already used state",
+    ),
+    (
+        "oauth2callback-access-denied",
+        400,
+        "Airtable refused the request: access_denied: The user denied access",
+    ),
+    (
+        "credentials-none-stored",
+        404,
+        "No credentials found: connect first",
+    ),
+    (
+        "load",
+        200,
+        r#""id":"0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5","type":"page","name":"From an event""#,
+    ),
+    (
+        "load-malformed-credentials",
+        400,
+        "Malformed credentials: send the JSON object returned by /credentials",
+    ),
 ];
 
 pub fn event_path(name: &str) -> String {
     format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The endpoint an event file is for: its name up to the first `-`.
-pub fn event_endpoint(name: &str) -> Endpoint {
-    let function = name.split('-').next().unwrap_or_default();
-    Endpoint::ALL
-        .into_iter()
-        .find(|endpoint| endpoint.path_segment() == function)
+/// The function an event file is for: its name up to the first `-`.
+pub fn event_function(name: &str) -> Function {
+    Function::from_name(name.split('-').next().unwrap_or_default())
         .unwrap_or_else(|| panic!("events/{name}.json names no function"))
 }
 
@@ -449,7 +482,7 @@ pub trait Without {
 
 impl Without for Config {
     fn without(mut self, names: &[&str]) -> Config {
-        for provider in &mut self.providers {
+        for provider in self.providers.iter_mut() {
             let prefix = provider.spec.env_prefix;
             if names.contains(&format!("{prefix}_CLIENT_ID").as_str()) {
                 provider.client_id = None;

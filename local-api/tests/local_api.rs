@@ -1,8 +1,7 @@
 //! `local-api` over a real socket: routing, limits, and one whole flow as a browser app drives it.
 
+#[path = "../../shared/tests/support/mod.rs"]
 mod support;
-
-use std::sync::Arc;
 
 use serde_json::{json, Value};
 use support::*;
@@ -14,10 +13,10 @@ async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilde
 }
 
 async fn serve(fake: &MockServer) -> String {
-    let app = Arc::new(app(StoreKind::Memory, config(&fake.uri(), &[])).await);
+    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(integrations::local::serve(app, listener));
+    tokio::spawn(local_api::serve(local_api::Server::new(app), listener));
     format!("http://{address}")
 }
 

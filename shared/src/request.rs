@@ -1,90 +1,18 @@
-//! Request decoding and response building, shared by every handler.
+//! Request decoding: form, multipart and JSON bodies, query strings, and the fields every handler reads.
 
 use std::convert::Infallible;
-use std::sync::LazyLock;
 
-use base64::Engine;
 use bytes::Bytes;
-use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-};
-use http::{HeaderValue, StatusCode};
+use http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request};
-use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-
-pub type Response = http::Response<Body>;
 
 /// The largest request body accepted; the endpoints take a few short fields.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The longest `user_id` or `org_id`, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
-
-pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
-    let body = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
-    let mut response = Response::new(Body::Text(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// HTML for the OAuth popup: never cached, never leaking its URL (it carried the code).
-pub fn html_response(status: StatusCode, html: &str) -> Response {
-    let mut response = Response::new(Body::Text(html.to_owned()));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Ok(policy) = HeaderValue::from_str(&CALLBACK_CSP) {
-        headers.insert(CONTENT_SECURITY_POLICY, policy);
-    }
-    response
-}
-
-const CLOSE_SCRIPT: &str = "window.close();";
-
-/// Nothing may load or run but the page's own `window.close()`, allowed by its hash.
-static CALLBACK_CSP: LazyLock<String> = LazyLock::new(|| {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CLOSE_SCRIPT));
-    format!("default-src 'none'; script-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-});
-
-/// The page the provider's redirect lands on: it closes the popup, or says why it cannot.
-pub fn callback_page(error: Option<&str>) -> String {
-    match error {
-        None => format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head>\
-             <body><p>Connected. You can close this window.</p><script>{CLOSE_SCRIPT}</script></body></html>"
-        ),
-        Some(message) => format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connection failed</title></head>\
-             <body><h1>Connection failed</h1><p>{}</p></body></html>",
-            escape_html(message)
-        ),
-    }
-}
-
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#x27;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
 
 /// Named values of a request body or query string.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -107,7 +35,7 @@ impl Fields {
             _ => &[],
         };
         if body.len() > MAX_BODY_BYTES {
-            return Err(Error::PayloadTooLarge);
+            return Err(Error::PayloadTooLarge(MAX_BODY_BYTES));
         }
         let content_type = request
             .headers()
@@ -220,8 +148,11 @@ impl Fields {
             }
             Some(value) => value,
         };
+        // A token goes into an `Authorization` header: anything but visible ASCII is no token.
         match credentials.get("access_token").and_then(Value::as_str) {
-            Some(token) if !token.is_empty() => Ok(token.to_owned()),
+            Some(token) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(token.to_owned())
+            }
             _ => Err(malformed()),
         }
     }

@@ -1,0 +1,150 @@
+//! The endpoints. Each is a [`Handler`]: it builds what it needs once per process, then serves
+//! requests; [`Service`] wraps it with what every endpoint shares (access, deadline, errors, logs).
+
+mod authorize;
+mod credentials;
+mod load;
+mod oauth2callback;
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::Method;
+use lambda_http::{Request, RequestExt};
+use tracing::Instrument;
+
+pub use authorize::Authorize;
+pub use credentials::Credentials;
+pub use load::Load;
+pub use oauth2callback::OAuth2Callback;
+
+use crate::access::Access;
+use crate::error::Result;
+use crate::resources::{Resources, StartupError};
+use crate::response::{self, Response};
+use crate::routes::Function;
+
+/// Time kept back from the Lambda deadline to send the 504 before the function is stopped.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+
+/// One endpoint, bound to its function at compile time.
+pub trait Handler: Sized + Send + Sync + 'static {
+    const FUNCTION: Function;
+
+    /// Builds what this endpoint needs, and nothing else, from the process's resources.
+    fn build(resources: &Resources) -> impl Future<Output = Result<Self, StartupError>> + Send;
+
+    fn serve(&self, request: Request, context: &Context) -> impl Future<Output = Result<Response>> + Send;
+}
+
+/// What the shared wrapper learnt of a request before handing it over.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The `{provider}` path parameter; empty on routes without one.
+    pub provider: String,
+    /// When the invocation must have answered (the Lambda deadline less a margin).
+    pub deadline: Option<Instant>,
+}
+
+/// A handler with access control, the deadline, error responses and a span per request.
+pub struct Service<H> {
+    access: Access,
+    handler: H,
+}
+
+impl<H: Handler> Service<H> {
+    pub async fn build(resources: &Resources) -> Result<Self, StartupError> {
+        Ok(Service {
+            access: Access::new(&resources.config),
+            handler: H::build(resources).await?,
+        })
+    }
+
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    pub async fn handle(&self, request: Request) -> Response {
+        let context = Context {
+            provider: request
+                .path_parameters_ref()
+                .and_then(|parameters| parameters.first("provider"))
+                .unwrap_or_default()
+                .chars()
+                .take(64)
+                .collect(),
+            deadline: deadline(&request),
+        };
+        let span = tracing::info_span!(
+            "request",
+            request_id = request_id(&request),
+            function = H::FUNCTION.name(),
+            provider = context.provider.as_str(),
+        );
+        self.respond(request, context).instrument(span).await
+    }
+
+    async fn respond(&self, request: Request, context: Context) -> Response {
+        let started = Instant::now();
+        // Only the origin outlives the request (the response's CORS headers depend on it).
+        let origin = request.headers().get(http::header::ORIGIN).cloned();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let mut failure = None;
+        let mut response = if method == Method::OPTIONS {
+            self.access.preflight(origin.as_ref())
+        } else {
+            let result = match context.deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), self.serve(request, &context))
+                    .await
+                    .unwrap_or(Err(crate::Error::DeadlineExceeded)),
+                None => self.serve(request, &context).await,
+            };
+            result.unwrap_or_else(|error| {
+                failure = Some(error.to_string());
+                response::error(&error, H::FUNCTION.error_format())
+            })
+        };
+        self.access.add_cors_headers(origin.as_ref(), &mut response);
+        let status = response.status().as_u16();
+        let latency_ms = started.elapsed().as_millis() as u64;
+        if response.status().is_server_error() {
+            tracing::error!(%method, path, status, latency_ms, error = failure, "request");
+        } else {
+            tracing::info!(%method, path, status, latency_ms, error = failure, "request");
+        }
+        response
+    }
+
+    async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
+        if !H::FUNCTION.is_browser_facing() {
+            self.access.check_api_key(request.headers())?;
+        }
+        self.handler.serve(request, context).await
+    }
+}
+
+fn request_id(request: &Request) -> String {
+    request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .or_else(|| {
+            request
+                .headers()
+                .get("x-request-id")
+                .and_then(|value| value.to_str().ok())
+                .map(|value| value.chars().take(64).collect())
+        })
+        .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()))
+}
+
+fn deadline(request: &Request) -> Option<Instant> {
+    let deadline_ms = request.lambda_context_ref()?.deadline;
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
+    Some(Instant::now() + remaining)
+}

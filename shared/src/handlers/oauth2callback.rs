@@ -1,0 +1,68 @@
+//! `GET /integrations/{provider}/oauth2callback`: the provider's redirect back.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::Request;
+
+use super::{Context, Handler};
+use crate::config::CREDENTIALS_TTL;
+use crate::error::{Error, Result};
+use crate::oauth::{self, Grant, StateRecord};
+use crate::providers::{Needs, Providers};
+use crate::request::Fields;
+use crate::resources::{Resources, StartupError};
+use crate::response::{callback_page, html_response, Response};
+use crate::routes::Function;
+use crate::store::{credentials_key, state_key, Store};
+
+pub struct OAuth2Callback {
+    providers: Providers,
+    store: Arc<Store>,
+    http: reqwest::Client,
+}
+
+impl Handler for OAuth2Callback {
+    const FUNCTION: Function = Function::OAuth2Callback;
+
+    async fn build(resources: &Resources) -> Result<Self, StartupError> {
+        Ok(OAuth2Callback {
+            providers: resources.config.providers.clone(),
+            store: resources.store().await?,
+            http: resources.http()?,
+        })
+    }
+
+    /// Consumes the state, exchanges the code, keeps the tokens for the one-time pick-up.
+    async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
+        let provider = self.providers.get(&context.provider, Needs::CODE_GRANT)?;
+        let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())
+            .map_err(|_| Error::BadRequest("The callback query is not valid UTF-8".into()))?;
+        let text = |name: &str| query.text(name).filter(|value| !value.is_empty());
+        let state = text("state").ok_or_else(|| Error::BadRequest("Missing state".into()))?;
+        // Taken first, whatever else the query says: a state is spent by its first use.
+        let record: Option<StateRecord> = self.store.take(&state_key(&state)).await?;
+        if let Some(error) = text("error") {
+            let reason = match text("error_description") {
+                Some(description) => format!("{error}: {description}"),
+                None => error,
+            };
+            return Err(Error::ProviderRejected {
+                provider: provider.spec.display_name,
+                reason,
+            });
+        }
+        let record = record
+            .filter(|record| record.provider == provider.name())
+            .ok_or_else(|| Error::BadRequest("Unknown, expired or already used state".into()))?;
+        let code = text("code").ok_or_else(|| Error::BadRequest("Missing code".into()))?;
+        let grant = Grant::AuthorizationCode {
+            code: &code,
+            code_verifier: record.code_verifier.as_deref(),
+        };
+        let tokens = oauth::request_tokens(&self.http, provider, grant).await?;
+        let key = credentials_key(provider.name(), &record.org_id, &record.user_id);
+        self.store.put(&key, &tokens, CREDENTIALS_TTL).await?;
+        Ok(html_response(StatusCode::OK, &callback_page(None)))
+    }
+}

@@ -1,0 +1,115 @@
+//! What a process builds once and every invocation reuses, built only when a handler asks for it:
+//! the `load` function never connects to Redis nor needs an encryption key.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::OnceCell;
+
+use crate::config::Config;
+use crate::crypto::{KeyError, Sealer};
+use crate::error::StoreError;
+use crate::store::{Backend, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("REDIS_URL is not set: the functions keep OAuth state in Redis (redis:// or rediss://)")]
+    MissingRedisUrl,
+    #[error("TOKEN_ENCRYPTION_KEY is not set: generate a key with `openssl rand -base64 32`")]
+    MissingEncryptionKey,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("could not build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Where the process runs decides what a missing setting means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A Lambda function: Redis and an encryption key are required, redirect URIs explicit.
+    Lambda,
+    /// `local-api`: the in-process store without `REDIS_URL`, a throwaway key without one.
+    Local,
+}
+
+pub struct Resources {
+    pub config: Config,
+    mode: Mode,
+    http: OnceLock<reqwest::Client>,
+    sealer: OnceLock<Sealer>,
+    store: OnceCell<Arc<Store>>,
+}
+
+impl Resources {
+    pub fn new(mut config: Config, mode: Mode) -> Self {
+        if mode == Mode::Lambda {
+            config.providers.set_deployed();
+        }
+        Resources {
+            config,
+            mode,
+            http: OnceLock::new(),
+            sealer: OnceLock::new(),
+            store: OnceCell::new(),
+        }
+    }
+
+    /// Resources over a store built elsewhere (tests pick Redis or the in-process store).
+    pub fn with_store(config: Config, store: Store) -> Self {
+        let resources = Resources::new(config, Mode::Local);
+        let _ = resources.store.set(Arc::new(store));
+        resources
+    }
+
+    /// The one HTTP client for calls to providers (cloning shares its connection pool).
+    pub fn http(&self) -> Result<reqwest::Client, StartupError> {
+        if let Some(client) = self.http.get() {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.config.connect_timeout)
+            .timeout(self.config.request_timeout)
+            // Token and API endpoints answer directly; following a redirect could leak credentials.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("integrations/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| StartupError::Http(error.to_string()))?;
+        Ok(self.http.get_or_init(|| client).clone())
+    }
+
+    /// The store of single-use values, sealed with the configured key.
+    pub async fn store(&self) -> Result<Arc<Store>, StartupError> {
+        self.store
+            .get_or_try_init(|| async {
+                let sealer = self.sealer()?;
+                let backend = match (&self.config.redis_url, self.mode) {
+                    (Some(url), _) => Backend::redis(url, self.config.redis_ca_cert.as_deref()).await?,
+                    (None, Mode::Lambda) => return Err(StartupError::MissingRedisUrl),
+                    (None, Mode::Local) => {
+                        tracing::info!("REDIS_URL is not set: using the in-process store (lost on restart)");
+                        Backend::memory()
+                    }
+                };
+                Ok(Arc::new(Store::new(backend, sealer)))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The sealer for values at rest; one per process, so a throwaway key is the same for all.
+    pub fn sealer(&self) -> Result<Sealer, StartupError> {
+        if let Some(sealer) = self.sealer.get() {
+            return Ok(sealer.clone());
+        }
+        let sealer = match (self.config.sealer()?, self.mode) {
+            (Some(sealer), _) => sealer,
+            (None, Mode::Lambda) => return Err(StartupError::MissingEncryptionKey),
+            (None, Mode::Local) => {
+                tracing::warn!("TOKEN_ENCRYPTION_KEY is not set: using a throwaway key for this process");
+                Sealer::ephemeral()
+            }
+        };
+        Ok(self.sealer.get_or_init(|| sealer).clone())
+    }
+}

@@ -1,0 +1,117 @@
+//! Every response the handlers send, and the one place an [`Error`] becomes one.
+
+use std::sync::LazyLock;
+
+use base64::Engine;
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+};
+use http::{HeaderValue, StatusCode};
+use lambda_http::Body;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+pub type Response = http::Response<Body>;
+
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    let body = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// HTML for the OAuth popup: never cached, never leaking its URL (it carried the code).
+pub fn html_response(status: StatusCode, html: &str) -> Response {
+    let mut response = Response::new(Body::Text(html.to_owned()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(policy) = HeaderValue::from_str(&CALLBACK_CSP) {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+const CLOSE_SCRIPT: &str = "window.close();";
+
+/// Nothing may load or run but the page's own `window.close()`, allowed by its hash.
+static CALLBACK_CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CLOSE_SCRIPT));
+    format!("default-src 'none'; script-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+});
+
+/// The page the provider's redirect lands on: it closes the popup, or says why it cannot.
+pub fn callback_page(error: Option<&str>) -> String {
+    match error {
+        None => format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head>\
+             <body><p>Connected. You can close this window.</p><script>{CLOSE_SCRIPT}</script></body></html>"
+        ),
+        Some(message) => format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connection failed</title></head>\
+             <body><h1>Connection failed</h1><p>{}</p></body></html>",
+            escape_html(message)
+        ),
+    }
+}
+
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// How a function answers its errors: JSON `{"detail"}` for API clients, a page for the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFormat {
+    Json,
+    Html,
+}
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::UnknownProvider { .. } | Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::ProviderNotConfigured { .. } | Error::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Error::BadRequest(_) | Error::ProviderRejected { .. } => StatusCode::BAD_REQUEST,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unauthorized | Error::ProviderUnauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Error::ProviderFailed { .. } => StatusCode::BAD_GATEWAY,
+            Error::ProviderTimeout { .. } | Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+/// `{"detail": "..."}` with the error's status (what the original service's clients read), or the
+/// callback's error page: the popup shows the reason instead of closing.
+pub fn error(error: &Error, format: ErrorFormat) -> Response {
+    match format {
+        ErrorFormat::Json => json_response(
+            error.status(),
+            &serde_json::json!({ "detail": error.to_string() }),
+        ),
+        ErrorFormat::Html => html_response(error.status(), &callback_page(Some(&error.to_string()))),
+    }
+}
