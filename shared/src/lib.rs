@@ -7,6 +7,7 @@
 pub mod access;
 pub mod app;
 pub mod config;
+pub mod connections;
 pub mod crypto;
 pub mod error;
 pub mod handlers;

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 pub mod fakes;
+pub mod moto;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -1,0 +1,513 @@
+//! The DynamoDB backend: one item per connection under `pk`, two global secondary indexes.
+//!
+//! `by_org` (`org_id`, `org_sort`) lists an org's connections in order; `due` (`due_shard`,
+//! `expires_at`) is sparse: `due_shard` is set only on active connections that expire, so the
+//! refresher reads a range of that index instead of scanning the table. Index reads are eventually
+//! consistent; `get` and every conditional write are not.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+
+use super::{
+    org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError, LeaseOutcome, Record,
+    Status,
+};
+use crate::crypto::Sealer;
+
+pub const BY_ORG_INDEX: &str = "by_org";
+pub const DUE_INDEX: &str = "due";
+/// The one value of `due_shard`: a single partition is plenty for a refresher's range reads.
+const DUE_SHARD: &str = "due";
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`, ...) with
+/// an HTTPS client on rustls and ring, and short timeouts so a request fails rather than hangs.
+pub fn config_loader() -> ConfigLoader {
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(1500))
+                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_timeout(Duration::from_secs(8))
+                .build(),
+        )
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    sealer: Sealer,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, sealer: Sealer) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            sealer,
+        }
+    }
+
+    /// A client from [`config_loader`]; one per process, it pools its connections.
+    pub async fn from_env(table: impl Into<String>, sealer: Sealer) -> Self {
+        let config = config_loader().load().await;
+        DynamoStore::new(Client::new(&config), table, sealer)
+    }
+
+    pub(super) async fn save_connected(
+        &self,
+        id: &ConnectionId,
+        tokens: &[u8],
+        expires_at: Option<i64>,
+        scopes: &[String],
+        account: Option<&Account>,
+        now: i64,
+    ) -> Result<Connection, ConnectionStoreError> {
+        let key = id.key();
+        let mut update = Expr::default();
+        update.set("provider", s(&id.provider));
+        update.set("org_id", s(&id.org_id));
+        update.set("user_id", s(&id.user_id));
+        update.set("org_sort", s(&id.org_sort()));
+        update.set("status", s(Status::Active.as_str()));
+        update.set("tokens", s(&self.sealer.seal(&key, tokens)));
+        update.set(
+            "scopes",
+            AttributeValue::L(scopes.iter().map(|scope| s(scope)).collect()),
+        );
+        match account {
+            Some(account) => update.set("account", account_value(account)),
+            None => update.remove("account"),
+        }
+        update.set_if_absent("created_at", n(now));
+        update.set("updated_at", n(now));
+        update.increment("version");
+        update.expiry(expires_at);
+        update.remove("lease_owner");
+        update.remove("lease_expires_at_ms");
+        match self.update(&key, update).await? {
+            Written::Done(item) => self.connection(item),
+            Written::Refused(_) => Err(ConnectionStoreError::Dynamo("unconditional write refused".into())),
+        }
+    }
+
+    pub(super) async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, ConnectionStoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&id.key()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        output.item.map(|item| self.connection(item)).transpose()
+    }
+
+    pub(super) async fn acquire_lease(
+        &self,
+        id: &ConnectionId,
+        expected_version: u64,
+        owner: &str,
+        lease_ms: i64,
+        now_ms: i64,
+    ) -> Result<LeaseOutcome, ConnectionStoreError> {
+        let mut update = Expr::default();
+        update.set("lease_owner", s(owner));
+        update.set("lease_expires_at_ms", n(now_ms.saturating_add(lease_ms)));
+        let (version, status, owner_name, until) = (
+            update.name("version"),
+            update.name("status"),
+            update.name("lease_owner"),
+            update.name("lease_expires_at_ms"),
+        );
+        let (expected, active, now) = (
+            update.value(n(expected_version)),
+            update.value(s(Status::Active.as_str())),
+            update.value(n(now_ms)),
+        );
+        update.condition(format!(
+            "{version} = {expected} AND {status} = {active} AND \
+             (attribute_not_exists({owner_name}) OR {until} <= {now})"
+        ));
+        Ok(match self.update(&id.key(), update).await? {
+            Written::Done(_) => LeaseOutcome::Acquired,
+            Written::Refused(None) => LeaseOutcome::Gone,
+            Written::Refused(Some(old)) => {
+                let old = record(old)?;
+                if old.version != expected_version || old.status != Status::Active {
+                    LeaseOutcome::Changed
+                } else {
+                    LeaseOutcome::Busy {
+                        until_ms: old.lease_expires_at_ms.unwrap_or(now_ms),
+                    }
+                }
+            }
+        })
+    }
+
+    pub(super) async fn commit_refresh(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        tokens: &[u8],
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<bool, ConnectionStoreError> {
+        let key = id.key();
+        let mut update = Expr::default();
+        update.set("tokens", s(&self.sealer.seal(&key, tokens)));
+        update.expiry(expires_at);
+        update.set("last_refreshed_at", n(now));
+        update.set("updated_at", n(now));
+        update.increment("version");
+        update.held_by(owner);
+        Ok(matches!(self.update(&key, update).await?, Written::Done(_)))
+    }
+
+    pub(super) async fn mark_needs_reauthorization(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        now: i64,
+    ) -> Result<bool, ConnectionStoreError> {
+        let mut update = Expr::default();
+        update.set("status", s(Status::NeedsReauthorization.as_str()));
+        update.set("updated_at", n(now));
+        update.remove("due_shard");
+        update.held_by(owner);
+        Ok(matches!(self.update(&id.key(), update).await?, Written::Done(_)))
+    }
+
+    pub(super) async fn release_lease(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+    ) -> Result<bool, ConnectionStoreError> {
+        let mut update = Expr::default();
+        update.held_by(owner);
+        Ok(matches!(self.update(&id.key(), update).await?, Written::Done(_)))
+    }
+
+    pub(super) async fn delete(&self, id: &ConnectionId) -> Result<bool, ConnectionStoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&id.key()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    /// Up to `want` connections after `start` (provider, user id).
+    pub(super) async fn list(
+        &self,
+        org_id: &str,
+        user_id: Option<&str>,
+        provider: Option<&str>,
+        want: usize,
+        start: Option<(String, String)>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        let mut query = Expr::default();
+        let org_name = query.name("org_id");
+        let org_value = query.value(s(org_id));
+        let mut key_condition = format!("{org_name} = {org_value}");
+        if let Some(provider) = provider {
+            let sort = query.name("org_sort");
+            let prefix = query.value(s(&provider_prefix(provider)));
+            key_condition.push_str(&format!(" AND begins_with({sort}, {prefix})"));
+        }
+        if let Some(user_id) = user_id {
+            let name = query.name("user_id");
+            let value = query.value(s(user_id));
+            query.condition(format!("{name} = {value}"));
+        }
+        let start = start
+            .map(|(provider, user_id)| {
+                let id = ConnectionId::new(&provider, org_id, &user_id)
+                    .map_err(|_| ConnectionStoreError::InvalidCursor)?;
+                Ok::<_, ConnectionStoreError>(Item::from([
+                    ("pk".to_owned(), s(&id.key())),
+                    ("org_id".to_owned(), s(org_id)),
+                    ("org_sort".to_owned(), s(&org_sort(&provider, &user_id))),
+                ]))
+            })
+            .transpose()?;
+        self.query(BY_ORG_INDEX, key_condition, query, start, want).await
+    }
+
+    /// Up to `want` due connections after `start` (expiry, id).
+    pub(super) async fn due(
+        &self,
+        before: i64,
+        want: usize,
+        start: Option<(i64, ConnectionId)>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        let mut query = Expr::default();
+        let (shard, expires_at) = (query.name("due_shard"), query.name("expires_at"));
+        let (shard_value, before) = (query.value(s(DUE_SHARD)), query.value(n(before)));
+        let key_condition = format!("{shard} = {shard_value} AND {expires_at} < {before}");
+        let start = start.map(|(expires_at, id)| {
+            Item::from([
+                ("pk".to_owned(), s(&id.key())),
+                ("due_shard".to_owned(), s(DUE_SHARD)),
+                ("expires_at".to_owned(), n(expires_at)),
+            ])
+        });
+        self.query(DUE_INDEX, key_condition, query, start, want).await
+    }
+
+    /// Queries page after page until `want` items passed the filter or the index ends.
+    async fn query(
+        &self,
+        index: &str,
+        key_condition: String,
+        expr: Expr,
+        mut start: Option<Item>,
+        want: usize,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        let mut found = Vec::new();
+        loop {
+            let missing = want - found.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(&key_condition)
+                .set_filter_expression((!expr.conditions.is_empty()).then(|| expr.conditions.join(" AND ")))
+                .set_expression_attribute_names(Some(expr.names.clone()))
+                .set_expression_attribute_values(Some(expr.values.clone()))
+                .set_exclusive_start_key(start)
+                .limit(i32::try_from(missing).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(failed)?;
+            for item in output.items.unwrap_or_default() {
+                found.push(self.connection(item)?);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if found.len() >= want || start.is_none() {
+                found.truncate(want);
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn update(&self, key: &str, expr: Expr) -> Result<Written, ConnectionStoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(expr.update_expression())
+            .set_condition_expression((!expr.conditions.is_empty()).then(|| expr.conditions.join(" AND ")))
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values((!expr.values.is_empty()).then_some(expr.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Written::Done(output.attributes.unwrap_or_default())),
+            Err(SdkError::ServiceError(error)) => match error.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Written::Refused(failed.item.filter(|item| !item.is_empty())))
+                }
+                other => Err(ConnectionStoreError::Dynamo(
+                    DisplayErrorContext(other).to_string(),
+                )),
+            },
+            Err(error) => Err(failed(error)),
+        }
+    }
+
+    fn connection(&self, item: Item) -> Result<Connection, ConnectionStoreError> {
+        record(item)?.open(&self.sealer)
+    }
+}
+
+enum Written {
+    Done(Item),
+    /// The condition failed; the item as it was, if it existed.
+    Refused(Option<Item>),
+}
+
+/// An update or query expression with its attribute names and values, each given a placeholder
+/// (`status`, `version`, ... are reserved words in DynamoDB expressions).
+#[derive(Default)]
+struct Expr {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    conditions: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#{attribute}");
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn set(&mut self, attribute: &str, value: AttributeValue) {
+        let (name, value) = (self.name(attribute), self.value(value));
+        self.sets.push(format!("{name} = {value}"));
+    }
+
+    fn set_if_absent(&mut self, attribute: &str, value: AttributeValue) {
+        let (name, value) = (self.name(attribute), self.value(value));
+        self.sets.push(format!("{name} = if_not_exists({name}, {value})"));
+    }
+
+    fn increment(&mut self, attribute: &str) {
+        let (name, zero, one) = (self.name(attribute), self.value(n(0)), self.value(n(1)));
+        self.sets
+            .push(format!("{name} = if_not_exists({name}, {zero}) + {one}"));
+    }
+
+    fn remove(&mut self, attribute: &str) {
+        let name = self.name(attribute);
+        self.removes.push(name);
+    }
+
+    fn condition(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    /// Sets the expiry, and the sparse `due` index key along with it (writers of tokens only
+    /// run on active connections).
+    fn expiry(&mut self, expires_at: Option<i64>) {
+        match expires_at {
+            Some(expires_at) => {
+                self.set("expires_at", n(expires_at));
+                self.set("due_shard", s(DUE_SHARD));
+            }
+            None => {
+                self.remove("expires_at");
+                self.remove("due_shard");
+            }
+        }
+    }
+
+    /// Only if `owner` holds the lease, which the write then clears.
+    fn held_by(&mut self, owner: &str) {
+        let (name, value) = (self.name("lease_owner"), self.value(s(owner)));
+        self.condition(format!("{name} = {value}"));
+        self.remove("lease_owner");
+        self.remove("lease_expires_at_ms");
+    }
+
+    fn update_expression(&self) -> String {
+        let mut clauses = Vec::new();
+        if !self.sets.is_empty() {
+            clauses.push(format!("SET {}", self.sets.join(", ")));
+        }
+        if !self.removes.is_empty() {
+            clauses.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        clauses.join(" ")
+    }
+}
+
+fn failed<E, R>(error: SdkError<E, R>) -> ConnectionStoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    ConnectionStoreError::Dynamo(DisplayErrorContext(error).to_string())
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn account_value(account: &Account) -> AttributeValue {
+    let fields = [("id", &account.id), ("name", &account.name)]
+        .into_iter()
+        .filter_map(|(field, value)| Some((field.to_owned(), s(value.as_ref()?))))
+        .collect();
+    AttributeValue::M(fields)
+}
+
+fn record(item: Item) -> Result<Record, ConnectionStoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
+        None => Ok(None),
+        Some(_) => Err(ConnectionStoreError::Corrupt(format!("{name} is not a string"))),
+    };
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ConnectionStoreError::Corrupt(format!("{name} is not an integer"))),
+        None => Ok(None),
+        Some(_) => Err(ConnectionStoreError::Corrupt(format!("{name} is not a number"))),
+    };
+    let required = |value: Option<String>, name: &str| {
+        value.ok_or_else(|| ConnectionStoreError::Corrupt(format!("{name} is missing")))
+    };
+    let scopes = match item.get("scopes") {
+        Some(AttributeValue::L(values)) => values
+            .iter()
+            .map(|value| value.as_s().cloned())
+            .collect::<Result<_, _>>()
+            .map_err(|_| ConnectionStoreError::Corrupt("scopes are not strings".into()))?,
+        _ => Vec::new(),
+    };
+    let account = match item.get("account") {
+        Some(AttributeValue::M(fields)) => Some(Account {
+            id: fields.get("id").and_then(|value| value.as_s().ok()).cloned(),
+            name: fields.get("name").and_then(|value| value.as_s().ok()).cloned(),
+        }),
+        _ => None,
+    };
+    let status = required(text("status")?, "status")?;
+    Ok(Record {
+        provider: required(text("provider")?, "provider")?,
+        org_id: required(text("org_id")?, "org_id")?,
+        user_id: required(text("user_id")?, "user_id")?,
+        status: Status::parse(&status)
+            .ok_or_else(|| ConnectionStoreError::Corrupt(format!("unknown status {status:?}")))?,
+        tokens: required(text("tokens")?, "tokens")?,
+        scopes,
+        account,
+        created_at: number("created_at")?.unwrap_or_default(),
+        updated_at: number("updated_at")?.unwrap_or_default(),
+        expires_at: number("expires_at")?,
+        last_refreshed_at: number("last_refreshed_at")?,
+        version: number("version")?
+            .and_then(|version| u64::try_from(version).ok())
+            .unwrap_or_default(),
+        lease_owner: text("lease_owner")?,
+        lease_expires_at_ms: number("lease_expires_at_ms")?,
+    })
+}

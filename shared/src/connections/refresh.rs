@@ -1,0 +1,227 @@
+//! Single-flight token refresh across processes.
+//!
+//! Providers rotate refresh tokens, so two concurrent refreshes of one connection can leave it
+//! with a dead token. The caller that wins the connection's lease refreshes; the others wait for
+//! the version it commits. A lease has an expiry, so a holder that dies is taken over, and its
+//! late commit fails because the lease is no longer its own.
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::{Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status};
+
+const FIRST_POLL: Duration = Duration::from_millis(25);
+const MAX_POLL: Duration = Duration::from_millis(200);
+
+pub struct RefreshOptions {
+    /// Tokens expiring within this margin are refreshed.
+    pub margin: Duration,
+    /// Refresh even if not due (the provider rejected the access token); a refresh by another
+    /// caller that happened after this one read the connection also satisfies it.
+    pub force: bool,
+    /// How long the refresh may take before another caller can take it over.
+    pub lease: Duration,
+    /// When the caller must have an answer (e.g. the Lambda's remaining time).
+    pub deadline: Option<Instant>,
+    /// The least time before the deadline to start a refresh in.
+    pub min_time_to_refresh: Duration,
+    /// Unique per call (e.g. request id plus a random suffix).
+    pub owner: String,
+}
+
+/// What the provider gave back for a refresh token.
+pub struct Refreshed {
+    /// The new token set, opaque bytes as [`ConnectionStore::save_connected`] got them.
+    pub tokens: Vec<u8>,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantFailure {
+    /// `invalid_grant`, `invalid_client`: the refresh token is dead for good.
+    Refused(String),
+    /// Network errors, 5xx, rate limits: the next call may succeed.
+    Transient(String),
+}
+
+/// Tokens fit for use now.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Fresh {
+    /// Whether this call refreshed them.
+    pub refreshed: bool,
+    pub tokens: Vec<u8>,
+    pub expires_at: Option<i64>,
+    pub version: u64,
+}
+
+impl std::fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fresh")
+            .field("refreshed", &self.refreshed)
+            .field("expires_at", &self.expires_at)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("no such connection")]
+    NotFound,
+    #[error("the connection needs a new authorization")]
+    NeedsReauthorization,
+    #[error("the token refresh failed for now: {0}")]
+    Transient(String),
+    #[error("too little time left to refresh the tokens")]
+    NoTime,
+    #[error(transparent)]
+    Store(#[from] ConnectionStoreError),
+}
+
+/// The connection's tokens, refreshed first if due (or `force`d), by at most one caller at a
+/// time across every process sharing the store. `refresh` gets the current token set and is
+/// called at most once.
+pub async fn fresh_tokens<F, Fut>(
+    store: &ConnectionStore,
+    id: &ConnectionId,
+    options: RefreshOptions,
+    refresh: F,
+) -> Result<Fresh, RefreshError>
+where
+    F: FnOnce(Vec<u8>) -> Fut,
+    Fut: Future<Output = Result<Refreshed, GrantFailure>>,
+{
+    let read = store.get(id).await?.ok_or(RefreshError::NotFound)?;
+    let current = usable(&read)?;
+    let due = read
+        .expires_at
+        .is_some_and(|expires_at| expires_at <= unix_s() + options.margin.as_secs() as i64);
+    if !due && !options.force {
+        return Ok(current);
+    }
+    let lease_ms = i64::try_from(options.lease.as_millis()).unwrap_or(i64::MAX);
+    let mut poll = FIRST_POLL;
+    loop {
+        if options.deadline.is_some_and(|deadline| {
+            deadline.saturating_duration_since(Instant::now()) < options.min_time_to_refresh
+        }) {
+            return Err(RefreshError::NoTime);
+        }
+        match store
+            .acquire_lease(id, read.version, &options.owner, lease_ms, unix_ms())
+            .await?
+        {
+            LeaseOutcome::Acquired => {
+                let tokens = current.tokens;
+                return refresh_held(store, id, &options.owner, read.version, refresh(tokens)).await;
+            }
+            LeaseOutcome::Gone => return Err(RefreshError::NotFound),
+            LeaseOutcome::Changed | LeaseOutcome::Busy { .. } => {}
+        }
+        // Someone else is refreshing (or just did): wait for their version or their lease's end.
+        loop {
+            let now = store.get(id).await?.ok_or(RefreshError::NotFound)?;
+            let fresh = usable(&now)?;
+            if now.version > read.version {
+                return Ok(fresh);
+            }
+            if now.lease_expires_at_ms.is_none_or(|until| until <= unix_ms()) {
+                break;
+            }
+            if options
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
+            {
+                return Err(RefreshError::NoTime);
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(MAX_POLL);
+        }
+    }
+}
+
+/// Runs the refresh under the lease and stores its outcome.
+async fn refresh_held(
+    store: &ConnectionStore,
+    id: &ConnectionId,
+    owner: &str,
+    read_version: u64,
+    refresh: impl Future<Output = Result<Refreshed, GrantFailure>>,
+) -> Result<Fresh, RefreshError> {
+    match refresh.await {
+        Ok(refreshed) => {
+            if store
+                .commit_refresh(id, owner, &refreshed.tokens, refreshed.expires_at, unix_s())
+                .await?
+            {
+                return Ok(Fresh {
+                    refreshed: true,
+                    tokens: refreshed.tokens,
+                    expires_at: refreshed.expires_at,
+                    version: read_version + 1,
+                });
+            }
+            tracing::warn!(
+                provider = id.provider(),
+                "the refresh lease was lost before the commit"
+            );
+            settled(
+                store,
+                id,
+                read_version,
+                RefreshError::Transient("the refresh lease was lost".into()),
+            )
+            .await
+        }
+        Err(GrantFailure::Refused(reason)) => {
+            tracing::info!(provider = id.provider(), %reason, "the provider refused the refresh token");
+            if store.mark_needs_reauthorization(id, owner, unix_s()).await? {
+                return Err(RefreshError::NeedsReauthorization);
+            }
+            settled(store, id, read_version, RefreshError::NeedsReauthorization).await
+        }
+        Err(GrantFailure::Transient(reason)) => {
+            store.release_lease(id, owner).await?;
+            Err(RefreshError::Transient(reason))
+        }
+    }
+}
+
+/// After the lease was lost (a reconnect or a takeover): newer tokens if someone stored them.
+async fn settled(
+    store: &ConnectionStore,
+    id: &ConnectionId,
+    read_version: u64,
+    otherwise: RefreshError,
+) -> Result<Fresh, RefreshError> {
+    let now = store.get(id).await?.ok_or(RefreshError::NotFound)?;
+    let fresh = usable(&now)?;
+    if now.version > read_version {
+        Ok(fresh)
+    } else {
+        Err(otherwise)
+    }
+}
+
+/// The connection's tokens, if it is active and they open.
+fn usable(connection: &Connection) -> Result<Fresh, RefreshError> {
+    match (&connection.status, &connection.tokens) {
+        (Status::Active, Some(tokens)) => Ok(Fresh {
+            refreshed: false,
+            tokens: tokens.clone(),
+            expires_at: connection.expires_at,
+            version: connection.version,
+        }),
+        _ => Err(RefreshError::NeedsReauthorization),
+    }
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+fn unix_s() -> i64 {
+    unix_ms() / 1000
+}

@@ -1,0 +1,885 @@
+//! The connections store on DynamoDB (moto) and on the embedded redb file, with the same test
+//! bodies, and single-flight refresh across several store instances.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use integrations::connections::refresh::{
+    fresh_tokens, Fresh, GrantFailure, RefreshError, RefreshOptions, Refreshed,
+};
+use integrations::connections::{
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, DynamoStore, EmbeddedStore,
+    LeaseOutcome, Status,
+};
+use support::{moto, sealer};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Dynamo,
+    Embedded,
+}
+
+/// A store over a table (or file) of its own.
+struct Fixture {
+    store: ConnectionStore,
+    /// DynamoDB: the table, to read and write raw items.
+    dynamo: Option<(Client, String)>,
+    /// Embedded: the redb file, in a directory removed on drop.
+    dir: Option<TempDir>,
+}
+
+impl Fixture {
+    async fn new(kind: Kind) -> Fixture {
+        match kind {
+            Kind::Dynamo => {
+                let client = moto::client().await;
+                let table = moto::create_table(&client).await;
+                Fixture {
+                    store: ConnectionStore::Dynamo(DynamoStore::new(client.clone(), &table, sealer())),
+                    dynamo: Some((client, table)),
+                    dir: None,
+                }
+            }
+            Kind::Embedded => {
+                let dir = TempDir::new();
+                let store = EmbeddedStore::open(dir.file(), sealer()).unwrap();
+                Fixture {
+                    store: ConnectionStore::Embedded(store),
+                    dynamo: None,
+                    dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    /// Another instance over the same data, as another process would hold: its own SDK client.
+    /// (redb locks its file to one process, so the embedded store is shared instead.)
+    async fn another(&self) -> ConnectionStore {
+        match &self.dynamo {
+            Some((_, table)) => {
+                ConnectionStore::Dynamo(DynamoStore::new(moto::client().await, table, sealer()))
+            }
+            None => self.store.clone(),
+        }
+    }
+
+    /// Every byte stored: the raw items, or the database file.
+    async fn raw(&self) -> Vec<u8> {
+        match (&self.dynamo, &self.dir) {
+            (Some((client, table)), _) => {
+                let items = client
+                    .scan()
+                    .table_name(table)
+                    .send()
+                    .await
+                    .unwrap()
+                    .items
+                    .unwrap();
+                assert!(!items.is_empty());
+                format!("{items:?}").into_bytes()
+            }
+            (None, Some(dir)) => std::fs::read(dir.file()).unwrap(),
+            (None, None) => unreachable!(),
+        }
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let path = std::env::temp_dir().join(format!("connections-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.join("connections.redb")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs each body on both backends as `dynamo::name` and `embedded::name`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::new(super::Kind::Dynamo).await).await;
+                }
+            )*
+        }
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Fixture::new(super::Kind::Embedded).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    save_and_get_keep_created_at,
+    ids_with_separators_never_share_a_key,
+    reconnect_revives_a_connection,
+    list_pages_and_filters,
+    malformed_cursors_and_limits_are_errors,
+    delete_removes_the_connection,
+    due_lists_active_expiring_connections,
+    no_token_is_stored_in_plaintext,
+    only_one_concurrent_lease_wins,
+    an_expired_lease_is_taken_over,
+    single_flight_refresh,
+    a_dead_holder_is_taken_over,
+    a_refused_grant_needs_reauthorization,
+    a_transient_failure_leaves_the_connection_active,
+    tokens_not_due_are_returned_unless_forced,
+    no_refresh_without_time_left,
+);
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn id(provider: &str, org_id: &str, user_id: &str) -> ConnectionId {
+    ConnectionId::new(provider, org_id, user_id).unwrap()
+}
+
+fn tokens(access: &str) -> Vec<u8> {
+    serde_json::to_vec(
+        &serde_json::json!({ "access_token": access, "refresh_token": format!("{access}-refresh") }),
+    )
+    .unwrap()
+}
+
+async fn save(
+    store: &ConnectionStore,
+    id: &ConnectionId,
+    access: &str,
+    expires_at: Option<i64>,
+) -> Connection {
+    store
+        .save_connected(id, &tokens(access), expires_at, &[], None, now())
+        .await
+        .unwrap()
+}
+
+fn options(owner: &str) -> RefreshOptions {
+    RefreshOptions {
+        margin: Duration::from_secs(60),
+        force: false,
+        lease: Duration::from_secs(5),
+        deadline: None,
+        min_time_to_refresh: Duration::from_secs(1),
+        owner: format!("{owner}-{:08x}", rand::random::<u32>()),
+    }
+}
+
+type RefreshFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Refreshed, GrantFailure>> + Send>>;
+
+/// A refresh that counts its calls, takes `delay`, and answers `outcome`.
+fn counting(
+    calls: &Arc<AtomicUsize>,
+    delay: Duration,
+    outcome: Result<&str, GrantFailure>,
+) -> impl FnOnce(Vec<u8>) -> RefreshFuture {
+    let calls = Arc::clone(calls);
+    let outcome = outcome.map(str::to_owned);
+    move |current| {
+        Box::pin(async move {
+            assert!(!current.is_empty(), "the refresh gets the current token set");
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            outcome.map(|access| Refreshed {
+                tokens: tokens(&access),
+                expires_at: Some(now() + 3600),
+            })
+        })
+    }
+}
+
+async fn save_and_get_keep_created_at(f: Fixture) {
+    let id = id("notion", "org-1", "user-1");
+    let account = Account {
+        id: Some("acct-1".into()),
+        name: Some("Ada's workspace".into()),
+    };
+    let scopes = vec!["read".to_owned(), "write".to_owned()];
+    let first = now() - 100;
+    let saved = f
+        .store
+        .save_connected(
+            &id,
+            &tokens("at-1"),
+            Some(first + 3600),
+            &scopes,
+            Some(&account),
+            first,
+        )
+        .await
+        .unwrap();
+    let got = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(got, saved);
+    assert_eq!(got.id, id);
+    assert_eq!(got.status, Status::Active);
+    assert_eq!(got.tokens.as_deref(), Some(tokens("at-1").as_slice()));
+    assert_eq!(got.scopes, scopes);
+    assert_eq!(got.account, Some(account));
+    assert_eq!((got.created_at, got.updated_at), (first, first));
+    assert_eq!(got.expires_at, Some(first + 3600));
+    assert_eq!((got.last_refreshed_at, got.version), (None, 1));
+    assert_eq!((got.lease_owner, got.lease_expires_at_ms), (None, None));
+
+    let again = now();
+    f.store
+        .save_connected(&id, &tokens("at-2"), None, &[], None, again)
+        .await
+        .unwrap();
+    let got = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((got.created_at, got.updated_at), (first, again));
+    assert_eq!(got.tokens.as_deref(), Some(tokens("at-2").as_slice()));
+    assert_eq!((got.expires_at, got.account, got.version), (None, None, 2));
+    assert!(got.scopes.is_empty());
+    assert!(f
+        .store
+        .get(&self::id("notion", "org-1", "user-2"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn ids_with_separators_never_share_a_key(f: Fixture) {
+    let ids = [
+        id("notion", "o:x", "u"),
+        id("notion", "o", "x:u"),
+        id("notion", "o#x", "u"),
+        id("notion", "o", "x#u"),
+        id("notion#o", "x", "u"),
+        id("nötion", "ørg 🦀", &"u".repeat(256)),
+    ];
+    for (n, id) in ids.iter().enumerate() {
+        save(&f.store, id, &format!("at-{n}"), None).await;
+    }
+    for (n, id) in ids.iter().enumerate() {
+        let got = f.store.get(id).await.unwrap().unwrap();
+        assert_eq!(&got.id, id);
+        assert_eq!(got.tokens.unwrap(), tokens(&format!("at-{n}")));
+    }
+    assert!(matches!(
+        ConnectionId::new("notion", "o", &"u".repeat(257)),
+        Err(ConnectionStoreError::InvalidId("user_id"))
+    ));
+    assert!(ConnectionId::new("", "o", "u").is_err());
+}
+
+async fn reconnect_revives_a_connection(f: Fixture) {
+    let id = id("hubspot", "org", "user");
+    save(&f.store, &id, "at-1", Some(now() - 10)).await;
+    let outcome = f
+        .store
+        .acquire_lease(&id, 1, "refresher", 10_000, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(outcome, LeaseOutcome::Acquired);
+    assert!(f
+        .store
+        .mark_needs_reauthorization(&id, "refresher", now())
+        .await
+        .unwrap());
+    let got = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.lease_owner),
+        (Status::NeedsReauthorization, None)
+    );
+    let (due, _) = f.store.due(now() + 3600, 10, None).await.unwrap();
+    assert!(due.is_empty(), "a connection needing reauthorization is not due");
+
+    save(&f.store, &id, "at-2", Some(now() + 3600)).await;
+    let got = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((got.status, got.version), (Status::Active, 2));
+    assert_eq!(got.tokens.unwrap(), tokens("at-2"));
+}
+
+async fn list_pages_and_filters(f: Fixture) {
+    let org = "org#1:x";
+    let mut all = Vec::new();
+    for (provider, user) in [
+        ("notion", "u1"),
+        ("hubspot", "u1"),
+        ("airtable", "u2"),
+        ("notion", "u2"),
+        ("notion", "u10"),
+        ("hubspot", "u#3"),
+        ("airtable", "u1"),
+    ] {
+        let id = id(provider, org, user);
+        save(&f.store, &id, &format!("{provider}-{user}"), None).await;
+        all.push(id);
+    }
+    save(&f.store, &id("notion", "org#1", "u1"), "other-org", None).await;
+    save(&f.store, &id("notion", "org#1:xy", "u1"), "other-org", None).await;
+    all.sort_by(|a, b| (a.provider(), a.user_id()).cmp(&(b.provider(), b.user_id())));
+
+    let pages = list_all(&f.store, org, None, None, 3).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    assert_eq!(pages.concat(), all);
+
+    let pages = list_all(&f.store, org, Some("u1"), None, 2).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+    let expected: Vec<_> = all.iter().filter(|id| id.user_id() == "u1").cloned().collect();
+    assert_eq!(pages.concat(), expected);
+
+    let pages = list_all(&f.store, org, None, Some("notion"), 3).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3]);
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|id| id.provider() == "notion")
+        .cloned()
+        .collect();
+    assert_eq!(pages.concat(), expected);
+
+    let pages = list_all(&f.store, org, Some("u2"), Some("notion"), 1).await;
+    assert_eq!(pages.concat(), [id("notion", org, "u2")]);
+
+    let (page, next) = f.store.list("nobody", None, None, 10, None).await.unwrap();
+    assert!(page.is_empty() && next.is_none());
+    let (page, _) = f.store.list(org, None, None, 1, None).await.unwrap();
+    assert_eq!(page[0].tokens.as_deref(), Some(tokens("airtable-u1").as_slice()));
+}
+
+/// Every page of a listing, checking that only the last one has no cursor.
+async fn list_all(
+    store: &ConnectionStore,
+    org: &str,
+    user: Option<&str>,
+    provider: Option<&str>,
+    limit: usize,
+) -> Vec<Vec<ConnectionId>> {
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = store
+            .list(org, user, provider, limit, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(page.len() <= limit);
+        pages.push(page.into_iter().map(|connection| connection.id).collect());
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() < 20, "the listing does not end");
+    }
+}
+
+async fn malformed_cursors_and_limits_are_errors(f: Fixture) {
+    for id in [
+        id("notion", "org", "u1"),
+        id("notion", "org", "u2"),
+        id("hubspot", "org", "u1"),
+    ] {
+        save(&f.store, &id, "at", None).await;
+    }
+    let (_, hubspot_cursor) = f.store.list("org", None, None, 1, None).await.unwrap();
+    let hubspot_cursor = hubspot_cursor.unwrap();
+    for cursor in ["", "!!!", "Zm9v", "Zm9vLmJhcg", "%%", "AAAA", &"A".repeat(5000)] {
+        let result = f.store.list("org", None, None, 10, Some(cursor)).await;
+        assert!(
+            matches!(result, Err(ConnectionStoreError::InvalidCursor)),
+            "list cursor {cursor:?}: {result:?}"
+        );
+        let result = f.store.due(now(), 10, Some(cursor)).await;
+        assert!(
+            matches!(result, Err(ConnectionStoreError::InvalidCursor)),
+            "due cursor {cursor:?}: {result:?}"
+        );
+    }
+    let result = f
+        .store
+        .list("org", None, Some("notion"), 10, Some(&hubspot_cursor))
+        .await;
+    assert!(matches!(result, Err(ConnectionStoreError::InvalidCursor)));
+    for limit in [0, 101] {
+        let result = f.store.list("org", None, None, limit, None).await;
+        assert!(matches!(result, Err(ConnectionStoreError::InvalidLimit(_))));
+        let result = f.store.due(now(), limit, None).await;
+        assert!(matches!(result, Err(ConnectionStoreError::InvalidLimit(_))));
+    }
+    let (page, next) = f
+        .store
+        .list("org", None, None, 100, Some(&hubspot_cursor))
+        .await
+        .unwrap();
+    assert_eq!((page.len(), next), (2, None));
+}
+
+async fn delete_removes_the_connection(f: Fixture) {
+    let id = id("airtable", "org", "user");
+    save(&f.store, &id, "at", Some(now() + 10)).await;
+    assert!(f.store.delete(&id).await.unwrap());
+    assert!(f.store.get(&id).await.unwrap().is_none());
+    assert!(!f.store.delete(&id).await.unwrap());
+    let (page, _) = f.store.list("org", None, None, 10, None).await.unwrap();
+    assert!(page.is_empty());
+    let (due, _) = f.store.due(now() + 100, 10, None).await.unwrap();
+    assert!(due.is_empty());
+}
+
+async fn due_lists_active_expiring_connections(f: Fixture) {
+    let t = now();
+    for (user, expires_at) in [
+        ("late", Some(t + 30)),
+        ("soon", Some(t + 10)),
+        ("never", None),
+        ("mid", Some(t + 20)),
+        ("later", Some(t + 40)),
+    ] {
+        save(&f.store, &id("notion", "org", user), "at", expires_at).await;
+    }
+    let dead = id("notion", "org", "dead");
+    save(&f.store, &dead, "at", Some(t + 5)).await;
+    f.store
+        .acquire_lease(&dead, 1, "me", 1000, now_ms())
+        .await
+        .unwrap();
+    assert!(f.store.mark_needs_reauthorization(&dead, "me", t).await.unwrap());
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = f.store.due(t + 35, 1, cursor.as_deref()).await.unwrap();
+        assert_eq!(page.len(), 1);
+        seen.extend(
+            page.into_iter()
+                .map(|connection| connection.id.user_id().to_owned()),
+        );
+        cursor = next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["soon", "mid", "late"]);
+    let (page, next) = f.store.due(t + 10, 10, None).await.unwrap();
+    assert!(
+        page.is_empty() && next.is_none(),
+        "expires_at must be before, not at"
+    );
+}
+
+async fn no_token_is_stored_in_plaintext(f: Fixture) {
+    let id = id("hubspot", "org", "user");
+    let secret = br#"{"access_token":"AT-5ecret-d0-not-store","refresh_token":"RT-5ecret-d0-not-store"}"#;
+    f.store
+        .save_connected(&id, secret, Some(now() - 1), &[], None, now())
+        .await
+        .unwrap();
+    let refreshed = fresh_tokens(&f.store, &id, options("p"), |_| async {
+        Ok(Refreshed {
+            tokens: br#"{"access_token":"AT2-5ecret-d0-not-store"}"#.to_vec(),
+            expires_at: Some(now() + 3600),
+        })
+    })
+    .await
+    .unwrap();
+    assert!(refreshed.refreshed);
+    let raw = f.raw().await;
+    for needle in ["5ecret", "AT2-", "RT-", "access_token"] {
+        assert!(
+            !raw.windows(needle.len())
+                .any(|window| window == needle.as_bytes()),
+            "{needle} is stored in plaintext"
+        );
+    }
+    if f.dynamo.is_some() {
+        assert!(
+            String::from_utf8_lossy(&raw).contains("hubspot"),
+            "the scan sees the item"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sealed_blob_moved_to_another_item_does_not_open() {
+    let f = Fixture::new(Kind::Dynamo).await;
+    let (client, table) = f.dynamo.as_ref().unwrap();
+    let (alice, bob) = (id("notion", "org", "alice"), id("notion", "org", "bob"));
+    save(&f.store, &alice, "alice-token", None).await;
+    save(&f.store, &bob, "bob-token", None).await;
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(alice.key()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    client
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(bob.key()))
+        .update_expression("SET tokens = :t")
+        .expression_attribute_values(":t", item["tokens"].clone())
+        .send()
+        .await
+        .unwrap();
+    let got = f.store.get(&bob).await.unwrap().unwrap();
+    assert_eq!((got.status, got.tokens), (Status::Active, None));
+    let result = fresh_tokens(&f.store, &bob, options("p"), |_| async { unreachable!() }).await;
+    assert!(matches!(result, Err(RefreshError::NeedsReauthorization)));
+    assert!(f.store.get(&alice).await.unwrap().unwrap().tokens.is_some());
+}
+
+async fn only_one_concurrent_lease_wins(f: Fixture) {
+    let id = id("notion", "org", "user");
+    save(&f.store, &id, "at", Some(now() - 1)).await;
+    let stores = [f.store.clone(), f.another().await, f.another().await];
+    let now_ms = now_ms();
+    let attempts = (0..20).map(|n| {
+        let (store, id) = (stores[n % 3].clone(), id.clone());
+        tokio::spawn(async move {
+            store
+                .acquire_lease(&id, 1, &format!("owner-{n}"), 10_000, now_ms)
+                .await
+        })
+    });
+    let outcomes: Vec<_> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.unwrap().unwrap())
+        .collect();
+    let won = outcomes
+        .iter()
+        .filter(|outcome| **outcome == LeaseOutcome::Acquired)
+        .count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    let busy = LeaseOutcome::Busy {
+        until_ms: now_ms + 10_000,
+    };
+    assert_eq!(outcomes.iter().filter(|outcome| **outcome == busy).count(), 19);
+    let holder = f.store.get(&id).await.unwrap().unwrap().lease_owner.unwrap();
+    assert!(holder.starts_with("owner-"));
+
+    assert_eq!(
+        f.store
+            .acquire_lease(&id, 2, "late", 10_000, now_ms + 20_000)
+            .await
+            .unwrap(),
+        LeaseOutcome::Changed
+    );
+    let gone = self::id("notion", "org", "nobody");
+    assert_eq!(
+        f.store
+            .acquire_lease(&gone, 1, "x", 10_000, now_ms)
+            .await
+            .unwrap(),
+        LeaseOutcome::Gone
+    );
+    assert!(
+        f.store.get(&gone).await.unwrap().is_none(),
+        "a failed lease creates nothing"
+    );
+}
+
+async fn an_expired_lease_is_taken_over(f: Fixture) {
+    let id = id("notion", "org", "user");
+    save(&f.store, &id, "at", Some(now() - 1)).await;
+    let t = now_ms();
+    assert_eq!(
+        f.store.acquire_lease(&id, 1, "old", 1000, t).await.unwrap(),
+        LeaseOutcome::Acquired
+    );
+    assert_eq!(
+        f.store.acquire_lease(&id, 1, "new", 1000, t + 999).await.unwrap(),
+        LeaseOutcome::Busy { until_ms: t + 1000 }
+    );
+    assert_eq!(
+        f.store
+            .acquire_lease(&id, 1, "new", 5000, t + 1000)
+            .await
+            .unwrap(),
+        LeaseOutcome::Acquired
+    );
+    assert!(!f
+        .store
+        .commit_refresh(&id, "old", &tokens("old"), Some(now() + 60), now())
+        .await
+        .unwrap());
+    assert!(!f.store.release_lease(&id, "old").await.unwrap());
+    assert!(!f
+        .store
+        .mark_needs_reauthorization(&id, "old", now())
+        .await
+        .unwrap());
+    assert!(f
+        .store
+        .commit_refresh(&id, "new", &tokens("new"), Some(now() + 3600), now())
+        .await
+        .unwrap());
+    let got = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(got.tokens.unwrap(), tokens("new"));
+    assert_eq!(
+        (got.version, got.status, got.lease_owner),
+        (2, Status::Active, None)
+    );
+    assert_eq!(got.last_refreshed_at, Some(got.updated_at));
+    assert!(!f
+        .store
+        .commit_refresh(&id, "new", &tokens("again"), None, now())
+        .await
+        .unwrap());
+}
+
+async fn single_flight_refresh(f: Fixture) {
+    let id = id("hubspot", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    let stores = [f.store.clone(), f.another().await, f.another().await];
+    let calls = Arc::new(AtomicUsize::new(0));
+    let requests = (0..30).map(|n| {
+        let (store, id) = (stores[n % 3].clone(), id.clone());
+        let refresh = counting(&calls, Duration::from_millis(200), Ok("refreshed"));
+        tokio::spawn(async move { fresh_tokens(&store, &id, options(&format!("caller-{n}")), refresh).await })
+    });
+    let results: Vec<Fresh> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|result| result.unwrap().unwrap())
+        .collect();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(results.iter().filter(|fresh| fresh.refreshed).count(), 1);
+    let tokens_seen: HashSet<_> = results.iter().map(|fresh| fresh.tokens.clone()).collect();
+    assert_eq!(tokens_seen, HashSet::from([tokens("refreshed")]));
+    assert!(results.iter().all(|fresh| fresh.version == 2));
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.tokens.unwrap(), tokens("refreshed"));
+    assert_eq!((stored.version, stored.lease_owner), (2, None));
+    assert!(stored.expires_at.unwrap() > now());
+}
+
+async fn a_dead_holder_is_taken_over(f: Fixture) {
+    let id = id("airtable", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    let acquired = f
+        .store
+        .acquire_lease(&id, 1, "dead", 1000, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(acquired, LeaseOutcome::Acquired);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut opts = options("alive");
+    opts.lease = Duration::from_secs(1);
+    let fresh = fresh_tokens(
+        &f.another().await,
+        &id,
+        opts,
+        counting(&calls, Duration::ZERO, Ok("alive")),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "it waited for the lease"
+    );
+    assert!(fresh.refreshed);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(!f
+        .store
+        .commit_refresh(&id, "dead", &tokens("zombie"), None, now())
+        .await
+        .unwrap());
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.tokens.unwrap(), tokens("alive"));
+    assert_eq!(stored.version, 2);
+}
+
+async fn a_refused_grant_needs_reauthorization(f: Fixture) {
+    let id = id("notion", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let refused = || {
+        counting(
+            &calls,
+            Duration::ZERO,
+            Err(GrantFailure::Refused("invalid_grant".into())),
+        )
+    };
+    let result = fresh_tokens(&f.store, &id, options("a"), refused()).await;
+    assert!(
+        matches!(result, Err(RefreshError::NeedsReauthorization)),
+        "{result:?}"
+    );
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.lease_owner, stored.version),
+        (Status::NeedsReauthorization, None, 1)
+    );
+    let mut forced = options("b");
+    forced.force = true;
+    let result = fresh_tokens(&f.store, &id, forced, refused()).await;
+    assert!(
+        matches!(result, Err(RefreshError::NeedsReauthorization)),
+        "{result:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "a refused grant is not retried");
+    let result = fresh_tokens(
+        &f.store,
+        &self::id("notion", "org", "nobody"),
+        options("c"),
+        refused(),
+    )
+    .await;
+    assert!(matches!(result, Err(RefreshError::NotFound)), "{result:?}");
+}
+
+async fn a_transient_failure_leaves_the_connection_active(f: Fixture) {
+    let id = id("hubspot", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let failing = counting(&calls, Duration::ZERO, Err(GrantFailure::Transient("503".into())));
+    let result = fresh_tokens(&f.store, &id, options("a"), failing).await;
+    assert!(
+        matches!(&result, Err(RefreshError::Transient(reason)) if reason == "503"),
+        "{result:?}"
+    );
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.lease_owner, stored.version),
+        (Status::Active, None, 1)
+    );
+    assert_eq!(stored.tokens.unwrap(), tokens("expired"));
+    let fresh = fresh_tokens(
+        &f.store,
+        &id,
+        options("b"),
+        counting(&calls, Duration::ZERO, Ok("ok")),
+    )
+    .await
+    .unwrap();
+    assert!(fresh.refreshed && fresh.version == 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+async fn tokens_not_due_are_returned_unless_forced(f: Fixture) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let never = id("notion", "org", "no-expiry");
+    save(&f.store, &never, "forever", None).await;
+    let fresh = fresh_tokens(
+        &f.store,
+        &never,
+        options("a"),
+        counting(&calls, Duration::ZERO, Ok("x")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (fresh.refreshed, fresh.tokens, fresh.version),
+        (false, tokens("forever"), 1)
+    );
+
+    let id = id("notion", "org", "user");
+    save(&f.store, &id, "valid", Some(now() + 3600)).await;
+    let fresh = fresh_tokens(
+        &f.store,
+        &id,
+        options("a"),
+        counting(&calls, Duration::ZERO, Ok("x")),
+    )
+    .await
+    .unwrap();
+    assert_eq!((fresh.refreshed, fresh.tokens), (false, tokens("valid")));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    let mut within_margin = options("b");
+    within_margin.margin = Duration::from_secs(7200);
+    let fresh = fresh_tokens(
+        &f.store,
+        &id,
+        within_margin,
+        counting(&calls, Duration::ZERO, Ok("early")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (fresh.refreshed, fresh.tokens, fresh.version),
+        (true, tokens("early"), 2)
+    );
+
+    let mut forced = options("c");
+    forced.force = true;
+    let fresh = fresh_tokens(
+        &f.store,
+        &id,
+        forced,
+        counting(&calls, Duration::ZERO, Ok("forced")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (fresh.refreshed, fresh.tokens, fresh.version),
+        (true, tokens("forced"), 3)
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+async fn no_refresh_without_time_left(f: Fixture) {
+    let id = id("notion", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut hurried = options("a");
+    hurried.deadline = Some(Instant::now() + Duration::from_millis(100));
+    let result = fresh_tokens(&f.store, &id, hurried, counting(&calls, Duration::ZERO, Ok("x"))).await;
+    assert!(matches!(result, Err(RefreshError::NoTime)), "{result:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((stored.lease_owner, stored.version), (None, 1));
+}
+
+#[tokio::test]
+async fn the_embedded_store_survives_reopening() {
+    let dir = TempDir::new();
+    let id = id("notion", "org", "user");
+    {
+        let store = ConnectionStore::Embedded(EmbeddedStore::open(dir.file(), sealer()).unwrap());
+        save(&store, &id, "kept", Some(now() + 10)).await;
+    }
+    let store = ConnectionStore::Embedded(EmbeddedStore::open(dir.file(), sealer()).unwrap());
+    let got = store.get(&id).await.unwrap().unwrap();
+    assert_eq!((got.tokens.unwrap(), got.version), (tokens("kept"), 1));
+    let (page, _) = store.list("org", None, None, 10, None).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let (due, _) = store.due(now() + 60, 10, None).await.unwrap();
+    assert_eq!(due.len(), 1);
+}
+
+#[test]
+fn the_template_table_is_durable_and_encrypted() {
+    let properties = moto::table_properties();
+    assert_eq!(properties["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(properties["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(properties["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+}

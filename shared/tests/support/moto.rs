@@ -1,0 +1,161 @@
+//! A real DynamoDB API for tests: moto in server mode, and tables made from template.yaml.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+use serde_yaml::Value;
+
+/// The moto release the tests are known to pass with.
+pub const MOTO_VERSION: &str = "5.2.1";
+
+/// `AWS_ENDPOINT_URL_DYNAMODB` when set; otherwise a private `moto_server` on a free loopback
+/// port, shared by the tests of this binary and stopped when the binary exits.
+pub fn endpoint() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+            return url;
+        }
+        let port = super::free_port();
+        let mut watcher = spawn_moto(port);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = watcher.try_wait() {
+                panic!("moto_server exited at start ({status}); {}", install_hint());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto_server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::mem::forget(watcher); // lives as long as the test binary (it ends moto after)
+        format!("http://127.0.0.1:{port}")
+    })
+    .clone()
+}
+
+fn install_hint() -> String {
+    format!(
+        "the DynamoDB tests need moto's server: `pip install 'moto[server]=={MOTO_VERSION}'` \
+         (or set AWS_ENDPOINT_URL_DYNAMODB to a running DynamoDB emulator)"
+    )
+}
+
+/// Runs moto_server under a shell that kills it when our stdin pipe closes (the test exited).
+fn spawn_moto(port: u16) -> Child {
+    let server = super::which("moto_server")
+        .unwrap_or_else(|| panic!("moto_server is not on PATH: {}", install_hint()));
+    let script = format!(
+        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+        server.display()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh is available")
+}
+
+/// The SDK's standard configuration, pointed at the emulator with dummy credentials.
+pub async fn sdk_config() -> SdkConfig {
+    integrations::connections::dynamo::config_loader()
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// A new client, as another process would have.
+pub async fn client() -> Client {
+    Client::new(&sdk_config().await)
+}
+
+/// `Resources.ConnectionsTable.Properties` of template.yaml.
+pub fn table_properties() -> &'static Value {
+    static PROPERTIES: OnceLock<Value> = OnceLock::new();
+    PROPERTIES.get_or_init(|| {
+        let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+        let template: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        template["Resources"]["ConnectionsTable"]["Properties"].clone()
+    })
+}
+
+/// A new table with a random name, keyed and indexed exactly as template.yaml says.
+pub async fn create_table(client: &Client) -> String {
+    let properties = table_properties();
+    let name = format!("connections-{:016x}", rand::random::<u64>());
+    let attributes = sequence(&properties["AttributeDefinitions"])
+        .iter()
+        .map(|attribute| {
+            AttributeDefinition::builder()
+                .attribute_name(text(&attribute["AttributeName"]))
+                .attribute_type(ScalarAttributeType::from(text(&attribute["AttributeType"])))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let indexes = sequence(&properties["GlobalSecondaryIndexes"])
+        .iter()
+        .map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&index["IndexName"]))
+                .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(text(&index["Projection"]["ProjectionType"])))
+                        .build(),
+                )
+                .build()
+                .unwrap()
+        })
+        .collect();
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::from(text(&properties["BillingMode"])))
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(key_schema(&properties["KeySchema"])))
+        .set_global_secondary_indexes(Some(indexes))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateTable: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)));
+    name
+}
+
+fn key_schema(value: &Value) -> Vec<KeySchemaElement> {
+    sequence(value)
+        .iter()
+        .map(|key| {
+            KeySchemaElement::builder()
+                .attribute_name(text(&key["AttributeName"]))
+                .key_type(KeyType::from(text(&key["KeyType"])))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn sequence(value: &Value) -> &Vec<Value> {
+    value
+        .as_sequence()
+        .unwrap_or_else(|| panic!("template.yaml: expected a list, found {value:?}"))
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("template.yaml: expected a string, found {value:?}"))
+}
