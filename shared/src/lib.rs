@@ -17,6 +17,7 @@ pub mod local;
 pub mod logging;
 pub mod oauth;
 pub mod providers;
+pub mod sandbox;
 pub mod store;
 pub mod upstream;
 
