@@ -858,3 +858,12 @@ async fn every_instance_has_its_own_random_credentials() {
     let answer = exchange(&two, &code, VERIFIER, REDIRECT).await;
     assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_grant");
 }
+
+#[test]
+fn a_sandbox_can_be_shared_between_tasks() {
+    fn shareable<T: Send + Sync>(_: &T) {}
+    fn sendable<T: Send>(_: T) {}
+    let sandbox = sandbox();
+    shareable(&sandbox);
+    sendable(sandbox.handle(Request::new(Bytes::new())));
+}

@@ -60,7 +60,7 @@ impl Sandbox {
         match params.get("decision") {
             Some("allow") => {
                 let (code, key) = new_secret();
-                let grant = Code {
+                let issued = Code {
                     client_id: authorization.client_id.to_owned(),
                     redirect_uri: authorization.redirect_uri.to_owned(),
                     challenge: authorization.challenge.to_owned(),
@@ -68,7 +68,7 @@ impl Sandbox {
                     expires_at: Instant::now() + CODE_TTL,
                     spent: None,
                 };
-                insert_bounded(&mut self.state().codes, key, grant);
+                insert_bounded(&mut self.state().codes, key, issued);
                 redirect(
                     authorization.target,
                     &[("code", &code), ("state", authorization.state)],
@@ -91,6 +91,7 @@ impl Sandbox {
 
     /// RFC 6749 §4.1.2.1: an unknown client or redirect URI is shown to the user, never
     /// redirected to; every other fault is reported to the client at its redirect URI.
+    /// `redirect_uri` is required even when only one is registered, as OAuth 2.1 has it.
     fn validate<'a>(&'a self, params: &'a Params) -> Result<Authorization<'a>, Box<Response<Bytes>>> {
         if params.is_repeated("client_id") || params.get("client_id") != Some(self.client_id.as_str()) {
             let page = error_page("This application is not registered with the sandbox (unknown client_id).");

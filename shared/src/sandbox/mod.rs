@@ -29,8 +29,10 @@ const SWEEP_AT: usize = 256;
 /// The most entries a map holds; at the limit the one closest to expiry makes room.
 const MAX_ENTRIES: usize = 4096;
 
+#[derive(Debug, Clone)]
 pub struct SandboxSettings {
-    /// Lifetime of access tokens; short, so that a refresh can be seen working.
+    /// Lifetime of access tokens, reported in whole seconds; short, so that a refresh can be
+    /// seen working.
     pub token_ttl: Duration,
     /// The registered redirect URIs, matched as exact strings.
     pub redirect_uris: Vec<String>,
