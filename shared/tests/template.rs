@@ -1,0 +1,303 @@
+//! `template.yaml` against the code: the deployed routes are `routes::ROUTES`, and each function's
+//! environment is exactly what its handler reads (least privilege: no secret, key or store
+//! setting reaches a function that does not use it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use integrations::providers::PROVIDERS;
+use integrations::routes::{Function, ROUTES};
+use serde_yaml::{Mapping, Value};
+
+fn template() -> Value {
+    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+fn mapping<'a>(value: &'a Value, what: &str) -> &'a Mapping {
+    value
+        .as_mapping()
+        .unwrap_or_else(|| panic!("template.yaml: {what} should be a mapping, found {value:?}"))
+}
+
+fn string<'a>(value: &'a Value, what: &str) -> &'a str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("template.yaml: {what} should be a string, found {value:?}"))
+}
+
+/// The logical name in `!Ref Name`; `None` for anything else.
+fn reference(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// `AWS::Serverless::Function` resources that build one of our binaries: (logical id, binary,
+/// the function's `Properties`).
+fn functions(template: &Value) -> Vec<(String, String, &Value)> {
+    let mut found = Vec::new();
+    for (id, resource) in mapping(&template["Resources"], "Resources") {
+        let id = string(id, "a resource's logical id");
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        found.push((id.to_owned(), binary.to_owned(), &resource["Properties"]));
+    }
+    found
+}
+
+/// The names of an `Environment.Variables` mapping; none when there is no `Environment`.
+fn variable_names(holder: &Value, what: &str) -> BTreeSet<String> {
+    match holder.get("Environment") {
+        None => BTreeSet::new(),
+        Some(environment) => mapping(&environment["Variables"], what)
+            .keys()
+            .map(|name| string(name, what).to_owned())
+            .collect(),
+    }
+}
+
+#[test]
+fn every_route_is_deployed_and_every_deployed_route_is_in_the_route_table() {
+    let template = template();
+    let mut deployed = BTreeSet::new();
+    let mut binaries = BTreeSet::new();
+    for (id, binary, properties) in functions(&template) {
+        assert!(
+            binaries.insert(binary.clone()),
+            "two functions build the binary {binary}"
+        );
+        let Some(events) = properties.get("Events") else {
+            continue;
+        };
+        for (name, event) in mapping(events, "Events") {
+            if event["Type"].as_str() != Some("HttpApi") {
+                continue;
+            }
+            let name = string(name, "an event name");
+            let event = &event["Properties"];
+            let method = string(&event["Method"], "an HttpApi event's Method").to_ascii_uppercase();
+            let path = string(&event["Path"], "an HttpApi event's Path").to_owned();
+            // The event belongs to this template's API, not to SAM's implicit one.
+            assert_eq!(
+                reference(&event["ApiId"]),
+                Some("HttpApi"),
+                "{id}.Events.{name}: ApiId should be !Ref HttpApi, found {:?}",
+                event["ApiId"]
+            );
+            assert!(
+                deployed.insert((method.clone(), path.clone(), binary.clone())),
+                "{method} {path} is deployed twice"
+            );
+        }
+    }
+    let routed: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .map(|route| {
+            (
+                route.method.to_owned(),
+                route.path.to_owned(),
+                route.function.name().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        deployed, routed,
+        "template.yaml's HttpApi events (left) and routes::ROUTES (right) differ"
+    );
+    let all: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    assert_eq!(
+        binaries, all,
+        "template.yaml builds other binaries than Function::ALL"
+    );
+}
+
+/// What each function's handler reads, and nothing else.
+fn expected_environment() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    const STORE: [&str; 4] = [
+        "REDIS_URL",
+        "REDIS_CA_CERT",
+        "TOKEN_ENCRYPTION_KEY",
+        "TOKEN_ENCRYPTION_KEYS_OLD",
+    ];
+    const ACCESS: [&str; 2] = ["API_KEYS", "ALLOWED_ORIGINS"];
+    const HTTP: [&str; 2] = ["HTTP_CONNECT_TIMEOUT_SECS", "HTTP_TIMEOUT_SECS"];
+    // The providers' AUTH_URL, TOKEN_URL and API_URL are not deployed: the code's defaults are
+    // the real endpoints, and those variables exist for tests and fakes.
+    let authorize = [
+        "NOTION_CLIENT_ID",
+        "NOTION_REDIRECT_URI",
+        "HUBSPOT_CLIENT_ID",
+        "HUBSPOT_REDIRECT_URI",
+        "HUBSPOT_SCOPES",
+        "AIRTABLE_CLIENT_ID",
+        "AIRTABLE_REDIRECT_URI",
+        "AIRTABLE_SCOPES",
+    ];
+    let callback = [
+        "NOTION_CLIENT_ID",
+        "NOTION_CLIENT_SECRET",
+        "NOTION_REDIRECT_URI",
+        "HUBSPOT_CLIENT_ID",
+        "HUBSPOT_CLIENT_SECRET",
+        "HUBSPOT_REDIRECT_URI",
+        "AIRTABLE_CLIENT_ID",
+        "AIRTABLE_CLIENT_SECRET",
+        "AIRTABLE_REDIRECT_URI",
+    ];
+    let load = ["NOTION_VERSION"];
+    let set = |parts: &[&[&'static str]]| parts.iter().flat_map(|part| part.iter().copied()).collect();
+    BTreeMap::from([
+        ("authorize", set(&[&STORE, &ACCESS, &authorize])),
+        ("oauth2callback", set(&[&STORE, &HTTP, &callback])),
+        ("credentials", set(&[&STORE, &ACCESS])),
+        ("load", set(&[&ACCESS, &HTTP, &load])),
+    ])
+}
+
+/// Each function's environment as Lambda will see it: `Globals.Function` merged with its own.
+fn deployed_environment(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let globals = variable_names(&template["Globals"]["Function"], "Globals.Function.Environment");
+    functions(template)
+        .into_iter()
+        .map(|(id, binary, properties)| {
+            let own = variable_names(properties, &format!("{id}.Environment"));
+            (binary, globals.union(&own).cloned().collect())
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_gets_exactly_the_variables_it_reads() {
+    let template = template();
+    let deployed = deployed_environment(&template);
+    let expected = expected_environment();
+    let names: BTreeSet<&str> = deployed.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        expected.keys().copied().collect(),
+        "the test's table and template.yaml name different functions"
+    );
+    for (function, variables) in &deployed {
+        let want: BTreeSet<String> = expected[function.as_str()]
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        let extra: Vec<_> = variables.difference(&want).collect();
+        let missing: Vec<_> = want.difference(variables).collect();
+        assert!(
+            extra.is_empty() && missing.is_empty(),
+            "{function}: template.yaml gives it {extra:?} it should not have and lacks {missing:?}"
+        );
+    }
+}
+
+#[test]
+fn globals_hold_no_environment_and_set_json_logs_at_log_level() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert!(
+        globals.get("Environment").is_none(),
+        "Globals.Function.Environment would hand its variables to every function"
+    );
+    let logging = &globals["LoggingConfig"];
+    assert_eq!(logging["LogFormat"].as_str(), Some("JSON"), "{logging:?}");
+    assert_eq!(logging["SystemLogLevel"].as_str(), Some("WARN"), "{logging:?}");
+    assert_eq!(
+        reference(&logging["ApplicationLogLevel"]),
+        Some("LogLevel"),
+        "{logging:?}"
+    );
+}
+
+#[test]
+fn only_the_browser_facing_callback_goes_without_api_keys_and_load_holds_no_secret() {
+    let deployed = deployed_environment(&template());
+    for (binary, variables) in &deployed {
+        let function = Function::from_name(binary).expect("a known function");
+        assert_eq!(
+            variables.contains("API_KEYS"),
+            !function.is_browser_facing(),
+            "{binary}: API_KEYS goes to every function except the browser-facing callback"
+        );
+        if function == Function::Load {
+            let sensitive: Vec<_> = variables
+                .iter()
+                .filter(|name| {
+                    name.contains("SECRET")
+                        || name.contains("REDIS")
+                        || (name.contains("KEY") && name.as_str() != "API_KEYS")
+                })
+                .collect();
+            assert!(sensitive.is_empty(), "load holds {sensitive:?}");
+        }
+        if function == Function::Credentials {
+            let provider_settings: Vec<_> = variables
+                .iter()
+                .filter(|name| {
+                    PROVIDERS
+                        .iter()
+                        .any(|spec| name.starts_with(&format!("{}_", spec.env_prefix)))
+                })
+                .collect();
+            assert!(
+                provider_settings.is_empty(),
+                "credentials holds {provider_settings:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_provider_can_be_configured() {
+    // A provider added to the code but not to template.yaml (or the other way round) fails here.
+    let deployed = deployed_environment(&template());
+    let prefixes = |function: &str, suffix: &str| -> BTreeSet<String> {
+        deployed[function]
+            .iter()
+            .filter_map(|name| name.strip_suffix(suffix))
+            .map(str::to_owned)
+            .collect()
+    };
+    let providers: BTreeSet<String> = PROVIDERS.iter().map(|spec| spec.env_prefix.to_owned()).collect();
+    for (function, suffix) in [
+        ("authorize", "_CLIENT_ID"),
+        ("authorize", "_REDIRECT_URI"),
+        ("oauth2callback", "_CLIENT_ID"),
+        ("oauth2callback", "_CLIENT_SECRET"),
+        ("oauth2callback", "_REDIRECT_URI"),
+    ] {
+        assert_eq!(prefixes(function, suffix), providers, "{function}: *{suffix}");
+    }
+    // Scopes exactly for the providers that take a `scope` parameter.
+    let scoped: BTreeSet<String> = PROVIDERS
+        .iter()
+        .filter(|spec| spec.scopes.is_some())
+        .map(|spec| spec.env_prefix.to_owned())
+        .collect();
+    assert_eq!(prefixes("authorize", "_SCOPES"), scoped, "authorize: *_SCOPES");
+    // The providers' own settings (NOTION_VERSION) shape API calls: load's.
+    let settings: BTreeSet<String> = PROVIDERS
+        .iter()
+        .flat_map(|spec| {
+            spec.settings
+                .iter()
+                .map(|(suffix, _)| format!("{}_{suffix}", spec.env_prefix))
+        })
+        .collect();
+    let load_settings: BTreeSet<String> = deployed["load"]
+        .iter()
+        .filter(|name| {
+            providers
+                .iter()
+                .any(|prefix| name.starts_with(&format!("{prefix}_")))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(load_settings, settings, "load: the providers' settings");
+}
