@@ -1,5 +1,5 @@
 # Everyday commands; `make help` lists them. CI runs .ci/run, which runs the same checks.
-.PHONY: help run test lint fmt template build-lambda package measure clean
+.PHONY: help run test lint fmt template build-lambda package measure ci clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -7,7 +7,7 @@ help: ## List the targets
 run: ## Serve the four endpoints on 127.0.0.1:8000 with the in-process store
 	cargo run --release -p local-api
 
-test: ## Run every test (starts a private redis-server unless REDIS_URL is set)
+test: ## Run every test (private redis-server and moto_server unless REDIS_URL, AWS_ENDPOINT_URL_DYNAMODB)
 	cargo test --workspace
 
 lint: ## cargo fmt --check and clippy with warnings as errors
@@ -27,6 +27,9 @@ package: build-lambda ## Same as build-lambda: target/lambda/<function>.zip
 
 measure: ## Cold start and peak RSS of each release binary under the emulated Runtime API
 	cargo test --release -p integrations --test runtime_api -- --nocapture every_provider
+
+ci: ## What CI runs: pinned tools, format, clippy, template, tests, Lambda build, with timings
+	.ci/run
 
 clean: ## Remove build output
 	cargo clean
