@@ -81,7 +81,7 @@ impl Access {
         let out = response.headers_mut();
         out.insert(
             ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
+            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
         );
         out.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,

@@ -3,9 +3,12 @@
 
 use lambda_http::Request;
 
-use crate::handlers::{Authorize, Credentials, Load, OAuth2Callback, Service};
+use crate::error::Error;
+use crate::handlers::{
+    Authorize, Connection, Connections, Credentials, Disconnect, Load, OAuth2Callback, Service, Token,
+};
 use crate::resources::{Resources, StartupError};
-use crate::response::Response;
+use crate::response::{self, ErrorFormat, Response};
 use crate::routes::Function;
 
 pub struct App {
@@ -13,6 +16,15 @@ pub struct App {
     oauth2callback: Service<OAuth2Callback>,
     credentials: Service<Credentials>,
     load: Service<Load>,
+    /// Present when this process keeps connections (a table, or locally a redb file).
+    kept: Option<Kept>,
+}
+
+struct Kept {
+    connection: Service<Connection>,
+    disconnect: Service<Disconnect>,
+    token: Service<Token>,
+    connections: Service<Connections>,
 }
 
 impl App {
@@ -22,6 +34,15 @@ impl App {
             oauth2callback: Service::build(resources).await?,
             credentials: Service::build(resources).await?,
             load: Service::build(resources).await?,
+            kept: match resources.keeper().await? {
+                Some(_) => Some(Kept {
+                    connection: Service::build(resources).await?,
+                    disconnect: Service::build(resources).await?,
+                    token: Service::build(resources).await?,
+                    connections: Service::build(resources).await?,
+                }),
+                None => None,
+            },
         };
         if app.authorize.access().is_open() {
             tracing::warn!("API_KEYS is not set: every endpoint but the callback is open to anyone");
@@ -36,6 +57,20 @@ impl App {
             Function::OAuth2Callback => self.oauth2callback.handle(request).await,
             Function::Credentials => self.credentials.handle(request).await,
             Function::Load => self.load.handle(request).await,
+            Function::Connection | Function::Disconnect | Function::Token | Function::Connections => {
+                let Some(kept) = &self.kept else {
+                    let error = Error::Unavailable(
+                        "This deployment keeps no connections: set CONNECTIONS_TABLE".into(),
+                    );
+                    return response::error(&error, ErrorFormat::Json);
+                };
+                match function {
+                    Function::Connection => kept.connection.handle(request).await,
+                    Function::Disconnect => kept.disconnect.handle(request).await,
+                    Function::Token => kept.token.handle(request).await,
+                    _ => kept.connections.handle(request).await,
+                }
+            }
         }
     }
 }

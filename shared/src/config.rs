@@ -24,6 +24,14 @@ pub struct Config {
     /// `TOKEN_ENCRYPTION_KEY` and `TOKEN_ENCRYPTION_KEYS_OLD`, unparsed.
     encryption_key: Option<String>,
     old_encryption_keys: Vec<String>,
+    /// `CONNECTIONS_TABLE`: the DynamoDB table of durable connections.
+    pub connections_table: Option<String>,
+    /// `DATA_DIR`: where `local-api` keeps connections without a table.
+    pub data_dir: std::path::PathBuf,
+    /// `REFRESH_MARGIN_SECS`: tokens expiring this soon are refreshed before they are handed out.
+    pub refresh_margin: Duration,
+    /// `REFRESH_AHEAD_SECS`: how far ahead the scheduled refresher looks.
+    pub refresh_ahead: Duration,
     /// Connect and total timeouts of every outbound HTTP call.
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -60,6 +68,10 @@ impl Config {
             allowed_origins: list("ALLOWED_ORIGINS"),
             encryption_key: var("TOKEN_ENCRYPTION_KEY"),
             old_encryption_keys: list("TOKEN_ENCRYPTION_KEYS_OLD"),
+            connections_table: var("CONNECTIONS_TABLE"),
+            data_dir: var("DATA_DIR").unwrap_or_else(|| ".data".to_owned()).into(),
+            refresh_margin: seconds("REFRESH_MARGIN_SECS", 300),
+            refresh_ahead: seconds("REFRESH_AHEAD_SECS", 900),
             connect_timeout: seconds("HTTP_CONNECT_TIMEOUT_SECS", 3),
             request_timeout: seconds("HTTP_TIMEOUT_SECS", 10),
         }

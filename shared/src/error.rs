@@ -24,6 +24,13 @@ pub enum Error {
     OriginNotAllowed,
     #[error("{0}")]
     NotFound(String),
+    /// The request cannot be served in the resource's current state (a connection that needs a
+    /// new consent).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something this deployment lacks or cannot do right now, named in the text.
+    #[error("{0}")]
+    Unavailable(String),
     /// The provider refused the token or client we presented (HTTP 401 or 403).
     #[error("{provider} refused the credentials: {reason}")]
     ProviderUnauthorized { provider: &'static str, reason: String },

@@ -33,7 +33,7 @@ pub async fn run<H: Handler>() -> Result<(), Error> {
     .await
 }
 
-async fn report_init_error(message: &str) {
+pub(crate) async fn report_init_error(message: &str) {
     let Ok(runtime_api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };

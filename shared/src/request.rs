@@ -130,6 +130,11 @@ impl Fields {
         })
     }
 
+    /// Whether the client sent `credentials` (a load by token) rather than `user_id` and `org_id`.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
     /// The access token of the `credentials` field: the JSON object `/credentials` returned
     /// (or its text), which must carry a non-empty `access_token`.
     pub fn access_token(&self) -> Result<String> {

@@ -6,8 +6,10 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::OnceCell;
 
 use crate::config::Config;
+use crate::connections::{ConnectionStore, DynamoStore};
 use crate::crypto::{KeyError, Sealer};
 use crate::error::StoreError;
+use crate::keeper::Keeper;
 use crate::store::{Backend, Store};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +24,10 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("could not build the HTTP client: {0}")]
     Http(String),
+    #[error("CONNECTIONS_TABLE is not set: this function keeps connections in DynamoDB")]
+    MissingConnectionsTable,
+    #[error("the connections store cannot open: {0}")]
+    Connections(String),
 }
 
 /// Where the process runs decides what a missing setting means.
@@ -39,6 +45,7 @@ pub struct Resources {
     http: OnceLock<reqwest::Client>,
     sealer: OnceLock<Sealer>,
     store: OnceCell<Arc<Store>>,
+    keeper: OnceCell<Option<Arc<Keeper>>>,
 }
 
 impl Resources {
@@ -52,13 +59,26 @@ impl Resources {
             http: OnceLock::new(),
             sealer: OnceLock::new(),
             store: OnceCell::new(),
+            keeper: OnceCell::new(),
         }
     }
 
-    /// Resources over a store built elsewhere (tests pick Redis or the in-process store).
-    pub fn with_store(config: Config, store: Store) -> Self {
+    /// Resources over stores built elsewhere (tests pick Redis or the in-process store, and
+    /// DynamoDB, a redb file or no connections at all).
+    pub fn with_stores(config: Config, store: Store, connections: Option<ConnectionStore>) -> Self {
         let resources = Resources::new(config, Mode::Local);
         let _ = resources.store.set(Arc::new(store));
+        let keeper = connections.map(|connections| {
+            let http = resources.http().expect("the HTTP client builds");
+            let config = &resources.config;
+            Arc::new(Keeper::new(
+                connections,
+                http,
+                config.refresh_margin,
+                config.request_timeout,
+            ))
+        });
+        let _ = resources.keeper.set(keeper);
         resources
     }
 
@@ -95,6 +115,55 @@ impl Resources {
             })
             .await
             .cloned()
+    }
+
+    /// The durable connections, when this process has a store for them: DynamoDB with
+    /// `CONNECTIONS_TABLE`; locally, a redb file under `DATA_DIR`; on Lambda without a table, none.
+    pub async fn keeper(&self) -> Result<Option<Arc<Keeper>>, StartupError> {
+        self.keeper
+            .get_or_try_init(|| async {
+                let store = match (&self.config.connections_table, self.mode) {
+                    (Some(table), _) => {
+                        ConnectionStore::Dynamo(DynamoStore::from_env(table, self.sealer()?).await)
+                    }
+                    (None, Mode::Lambda) => return Ok(None),
+                    (None, Mode::Local) => self.embedded_store()?,
+                };
+                let keeper = Keeper::new(
+                    store,
+                    self.http()?,
+                    self.config.refresh_margin,
+                    self.config.request_timeout,
+                );
+                Ok(Some(Arc::new(keeper)))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Like [`Resources::keeper`], for functions that cannot work without connections.
+    pub async fn required_keeper(&self) -> Result<Arc<Keeper>, StartupError> {
+        self.keeper().await?.ok_or(StartupError::MissingConnectionsTable)
+    }
+
+    #[cfg(feature = "embedded")]
+    fn embedded_store(&self) -> Result<ConnectionStore, StartupError> {
+        let dir = &self.config.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StartupError::Connections(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("connections.redb");
+        tracing::info!(
+            "CONNECTIONS_TABLE is not set: keeping connections in {}",
+            path.display()
+        );
+        crate::connections::EmbeddedStore::open(&path, self.sealer()?)
+            .map(ConnectionStore::Embedded)
+            .map_err(|e| StartupError::Connections(e.to_string()))
+    }
+
+    #[cfg(not(feature = "embedded"))]
+    fn embedded_store(&self) -> Result<ConnectionStore, StartupError> {
+        Err(StartupError::MissingConnectionsTable)
     }
 
     /// The sealer for values at rest; one per process, so a throwaway key is the same for all.

@@ -89,7 +89,8 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::UnknownProvider { .. } | Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::ProviderNotConfigured { .. } | Error::StoreUnavailable(_) => {
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::ProviderNotConfigured { .. } | Error::StoreUnavailable(_) | Error::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Error::BadRequest(_) | Error::ProviderRejected { .. } => StatusCode::BAD_REQUEST,

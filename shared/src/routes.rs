@@ -12,6 +12,10 @@ pub enum Function {
     OAuth2Callback,
     Credentials,
     Load,
+    Connection,
+    Disconnect,
+    Token,
+    Connections,
 }
 
 pub struct Route {
@@ -42,14 +46,38 @@ pub const ROUTES: &[Route] = &[
         path: "/integrations/{provider}/load",
         function: Function::Load,
     },
+    Route {
+        method: "GET",
+        path: "/integrations/{provider}/connection",
+        function: Function::Connection,
+    },
+    Route {
+        method: "DELETE",
+        path: "/integrations/{provider}/connection",
+        function: Function::Disconnect,
+    },
+    Route {
+        method: "POST",
+        path: "/integrations/{provider}/token",
+        function: Function::Token,
+    },
+    Route {
+        method: "GET",
+        path: "/connections",
+        function: Function::Connections,
+    },
 ];
 
 impl Function {
-    pub const ALL: [Function; 4] = [
+    pub const ALL: [Function; 8] = [
         Function::Authorize,
         Function::OAuth2Callback,
         Function::Credentials,
         Function::Load,
+        Function::Connection,
+        Function::Disconnect,
+        Function::Token,
+        Function::Connections,
     ];
 
     /// The binary's (and crate's) name.
@@ -59,6 +87,10 @@ impl Function {
             Function::OAuth2Callback => "oauth2callback",
             Function::Credentials => "credentials",
             Function::Load => "load",
+            Function::Connection => "connection",
+            Function::Disconnect => "disconnect",
+            Function::Token => "token",
+            Function::Connections => "connections",
         }
     }
 

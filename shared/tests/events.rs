@@ -4,6 +4,9 @@
 mod support;
 
 use http::StatusCode;
+use integrations::connections::{ConnectionStore, EmbeddedStore};
+use integrations::resources::Resources;
+use integrations::store::{Backend, Store};
 use integrations::Function;
 use support::*;
 use wiremock::MockServer;
@@ -32,7 +35,17 @@ async fn every_event_is_listed_with_its_status() {
 async fn events_replay_through_the_handlers() {
     let fake = MockServer::start().await;
     mount_event_fakes(&fake).await;
-    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
+    // Connections in a redb file of this test's own.
+    let dir = std::env::temp_dir().join(unique("events"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
+    let store = Store::new(Backend::memory(), sealer());
+    let resources = Resources::with_stores(
+        config(&fake.uri(), &[]),
+        store,
+        Some(ConnectionStore::Embedded(kept)),
+    );
+    let app = integrations::App::build(&resources).await.unwrap();
     for (name, expected, says) in EVENTS {
         let file = event_path(name);
         let event = std::fs::read_to_string(&file).unwrap();

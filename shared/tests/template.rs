@@ -110,7 +110,12 @@ fn every_route_is_deployed_and_every_deployed_route_is_in_the_route_table() {
         deployed, routed,
         "template.yaml's HttpApi events (left) and routes::ROUTES (right) differ"
     );
-    let all: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    // Every routed function, and the scheduled refresher (it has no route).
+    let all: BTreeSet<String> = Function::ALL
+        .iter()
+        .map(|f| f.name().to_owned())
+        .chain(["refresher".to_owned()])
+        .collect();
     assert_eq!(
         binaries, all,
         "template.yaml builds other binaries than Function::ALL"
@@ -151,12 +156,34 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         "AIRTABLE_REDIRECT_URI",
     ];
     let load = ["NOTION_VERSION"];
+    const KEPT: [&str; 3] = [
+        "CONNECTIONS_TABLE",
+        "TOKEN_ENCRYPTION_KEY",
+        "TOKEN_ENCRYPTION_KEYS_OLD",
+    ];
+    // Refreshing and revoking authenticate the client.
+    let client = [
+        "NOTION_CLIENT_ID",
+        "NOTION_CLIENT_SECRET",
+        "HUBSPOT_CLIENT_ID",
+        "HUBSPOT_CLIENT_SECRET",
+        "AIRTABLE_CLIENT_ID",
+        "AIRTABLE_CLIENT_SECRET",
+    ];
     let set = |parts: &[&[&'static str]]| parts.iter().flat_map(|part| part.iter().copied()).collect();
     BTreeMap::from([
         ("authorize", set(&[&STORE, &ACCESS, &authorize])),
-        ("oauth2callback", set(&[&STORE, &HTTP, &callback])),
+        (
+            "oauth2callback",
+            set(&[&STORE, &HTTP, &callback, &["CONNECTIONS_TABLE"]]),
+        ),
         ("credentials", set(&[&STORE, &ACCESS])),
         ("load", set(&[&ACCESS, &HTTP, &load])),
+        ("connection", set(&[&KEPT, &ACCESS])),
+        ("disconnect", set(&[&KEPT, &ACCESS, &HTTP, &client])),
+        ("token", set(&[&KEPT, &ACCESS, &HTTP, &client])),
+        ("connections", set(&[&KEPT, &ACCESS])),
+        ("refresher", set(&[&KEPT, &HTTP, &client])),
     ])
 }
 
@@ -219,7 +246,14 @@ fn globals_hold_no_environment_and_set_json_logs_at_log_level() {
 fn only_the_browser_facing_callback_goes_without_api_keys_and_load_holds_no_secret() {
     let deployed = deployed_environment(&template());
     for (binary, variables) in &deployed {
-        let function = Function::from_name(binary).expect("a known function");
+        let Some(function) = Function::from_name(binary) else {
+            assert_eq!(binary, "refresher", "an unknown function");
+            assert!(
+                !variables.contains("API_KEYS"),
+                "the refresher has no caller to check"
+            );
+            continue;
+        };
         assert_eq!(
             variables.contains("API_KEYS"),
             !function.is_browser_facing(),

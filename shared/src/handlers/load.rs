@@ -1,10 +1,15 @@
 //! `POST /integrations/{provider}/load`: every item a token can see, in the common item shape.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use lambda_http::Request;
 
 use super::{Context, Handler};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::item::Item;
+use crate::keeper::{self, Keeper};
+use crate::providers::Provider;
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
@@ -12,10 +17,12 @@ use crate::response::{json_response, Response};
 use crate::routes::Function;
 use crate::upstream::Api;
 
-/// Needs only the providers' API settings and an HTTP client: no store, no client secrets.
+/// A load by `credentials` needs only the providers' API settings and an HTTP client; a load by
+/// `user_id` and `org_id` also needs the connections store.
 pub struct Load {
     providers: Providers,
     http: reqwest::Client,
+    keeper: Option<Arc<Keeper>>,
 }
 
 impl Handler for Load {
@@ -25,14 +32,49 @@ impl Handler for Load {
         Ok(Load {
             providers: resources.config.providers.clone(),
             http: resources.http()?,
+            keeper: resources.keeper().await?,
         })
     }
 
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
-        let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
-        let token = Fields::from_request(&request).await?.access_token()?;
-        let api = Api::new(&self.http, &provider.api_url, provider.spec.display_name, &token);
-        let items = (provider.spec.list)(&api, provider).await?;
+        let fields = Fields::from_request(&request).await?;
+        if fields.has("credentials") {
+            let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
+            let items = self.list(provider, &fields.access_token()?).await?;
+            return Ok(json_response(StatusCode::OK, &items));
+        }
+        if !fields.has("user_id") && !fields.has("org_id") {
+            return Err(Error::Unprocessable(
+                "Field required: credentials (or user_id and org_id of a kept connection)".into(),
+            ));
+        }
+        // By connection: the stored tokens, refreshed when due; refreshed once more (and the
+        // listing retried once) when the provider refuses a token this call did not just get.
+        let provider = self.providers.get(&context.provider, Needs::CLIENT)?;
+        let identity = fields.identity()?;
+        let keeper = self.keeper.as_ref().ok_or_else(|| {
+            Error::Unavailable(
+                "Loading by user_id and org_id needs the connections store: set CONNECTIONS_TABLE, \
+                 or send the credentials"
+                    .into(),
+            )
+        })?;
+        let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
+        let (tokens, refreshed) = keeper.tokens(provider, &id, false, context.deadline).await?;
+        let items = match self.list(provider, &tokens.access_token).await {
+            Err(Error::ProviderUnauthorized { .. }) if !refreshed => {
+                let (tokens, _) = keeper.tokens(provider, &id, true, context.deadline).await?;
+                self.list(provider, &tokens.access_token).await?
+            }
+            other => other?,
+        };
         Ok(json_response(StatusCode::OK, &items))
+    }
+}
+
+impl Load {
+    async fn list(&self, provider: &Provider, token: &str) -> Result<Vec<Item>> {
+        let api = Api::new(&self.http, &provider.api_url, provider.spec.display_name, token);
+        (provider.spec.list)(&api, provider).await
     }
 }

@@ -2,9 +2,12 @@
 //! requests; [`Service`] wraps it with what every endpoint shares (access, deadline, errors, logs).
 
 mod authorize;
+mod connection;
+mod connections;
 mod credentials;
 mod load;
 mod oauth2callback;
+mod token;
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -14,9 +17,12 @@ use lambda_http::{Request, RequestExt};
 use tracing::Instrument;
 
 pub use authorize::Authorize;
+pub use connection::{Connection, Disconnect};
+pub use connections::Connections;
 pub use credentials::Credentials;
 pub use load::Load;
 pub use oauth2callback::OAuth2Callback;
+pub use token::Token;
 
 use crate::access::Access;
 use crate::error::Result;

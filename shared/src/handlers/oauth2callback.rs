@@ -8,6 +8,7 @@ use lambda_http::Request;
 use super::{Context, Handler};
 use crate::config::CREDENTIALS_TTL;
 use crate::error::{Error, Result};
+use crate::keeper::{self, Keeper};
 use crate::oauth::{self, Grant, StateRecord};
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
@@ -20,6 +21,8 @@ pub struct OAuth2Callback {
     providers: Providers,
     store: Arc<Store>,
     http: reqwest::Client,
+    /// Where connections are kept for good, when this deployment has a store for them.
+    keeper: Option<Arc<Keeper>>,
 }
 
 impl Handler for OAuth2Callback {
@@ -30,10 +33,12 @@ impl Handler for OAuth2Callback {
             providers: resources.config.providers.clone(),
             store: resources.store().await?,
             http: resources.http()?,
+            keeper: resources.keeper().await?,
         })
     }
 
-    /// Consumes the state, exchanges the code, keeps the tokens for the one-time pick-up.
+    /// Consumes the state, exchanges the code, keeps the tokens for the one-time pick-up and,
+    /// where connections are kept, saves the connection.
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::CODE_GRANT)?;
         let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())
@@ -61,6 +66,11 @@ impl Handler for OAuth2Callback {
             code_verifier: record.code_verifier.as_deref(),
         };
         let tokens = oauth::request_tokens(&self.http, provider, grant).await?;
+        if let Some(keeper) = &self.keeper {
+            keeper
+                .save(&keeper::id(provider, &record.org_id, &record.user_id)?, &tokens)
+                .await?;
+        }
         let key = credentials_key(provider.name(), &record.org_id, &record.user_id);
         self.store.put(&key, &tokens, CREDENTIALS_TTL).await?;
         Ok(html_response(StatusCode::OK, &callback_page(None)))

@@ -190,6 +190,12 @@ impl Needs {
         client_secret: false,
         redirect_uri: true,
     };
+    /// Refreshing or revoking: the client authenticates.
+    pub const CLIENT: Needs = Needs {
+        client_id: true,
+        client_secret: true,
+        redirect_uri: false,
+    };
     /// Exchanging a code: the client authenticates and repeats the redirect URI.
     pub const CODE_GRANT: Needs = Needs {
         client_id: true,

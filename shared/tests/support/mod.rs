@@ -244,6 +244,7 @@ pub fn vars(fake: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
         vars.insert(format!("{prefix}_CLIENT_SECRET"), format!("{name}-client-secret"));
         vars.insert(format!("{prefix}_AUTH_URL"), format!("{fake}/{name}/authorize"));
         vars.insert(format!("{prefix}_TOKEN_URL"), format!("{fake}/{name}/token"));
+        vars.insert(format!("{prefix}_REVOKE_URL"), format!("{fake}/{name}/revoke"));
         vars.insert(format!("{prefix}_API_URL"), fake.to_owned());
         vars.insert(format!("{prefix}_REDIRECT_URI"), fakes::redirect_uri(name));
     }
@@ -268,7 +269,9 @@ pub async fn app(kind: StoreKind, config: Config) -> App {
 
 /// Every endpoint over `store`, as `local-api` builds them.
 pub async fn app_with(config: Config, store: Store) -> App {
-    App::build(&Resources::with_store(config, store)).await.unwrap()
+    App::build(&Resources::with_stores(config, store, None))
+        .await
+        .unwrap()
 }
 
 /// An app over `backend`, with providers that are never reached.
@@ -400,7 +403,7 @@ pub fn basic(user: &str, password: &str) -> String {
 
 /// What each `events/*.json` is meant to produce: its status and a part of its body that says why
 /// (the reason the event encodes, or the items by id and name). Every file there must be listed.
-pub const EVENTS: [(&str, u16, &str); 8] = [
+pub const EVENTS: [(&str, u16, &str); 12] = [
     (
         "authorize",
         200,
@@ -437,6 +440,22 @@ pub const EVENTS: [(&str, u16, &str); 8] = [
         400,
         "Malformed credentials: send the JSON object returned by /credentials",
     ),
+    (
+        "connection-none-stored",
+        404,
+        "No connection found: connect first through /authorize",
+    ),
+    (
+        "disconnect-none-stored",
+        404,
+        "No connection found: connect first through /authorize",
+    ),
+    (
+        "token-none-stored",
+        404,
+        "No connection found: connect first through /authorize",
+    ),
+    ("connections", 200, r#"{"connections":[],"next_cursor":null}"#),
 ];
 
 pub fn event_path(name: &str) -> String {

@@ -1,0 +1,6 @@
+//! `GET /connections` as a Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), integrations::lambda::Error> {
+    integrations::lambda::run::<integrations::handlers::Connections>().await
+}

@@ -1,0 +1,6 @@
+//! `POST /integrations/{provider}/token` as a Lambda function.
+
+#[tokio::main]
+async fn main() -> Result<(), integrations::lambda::Error> {
+    integrations::lambda::run::<integrations::handlers::Token>().await
+}

@@ -1,0 +1,75 @@
+//! `GET` and `DELETE /integrations/{provider}/connection?org_id=…&user_id=…`: a connection's
+//! metadata, and the disconnect (revoke where the provider documents how, then forget).
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::Request;
+use serde_json::json;
+
+use super::{Context, Handler};
+use crate::error::Result;
+use crate::keeper::{self, Keeper, Metadata};
+use crate::providers::{Needs, Providers};
+use crate::request::{Fields, Identity};
+use crate::resources::{Resources, StartupError};
+use crate::response::{json_response, Response};
+use crate::routes::Function;
+
+pub struct Connection {
+    providers: Providers,
+    keeper: Arc<Keeper>,
+}
+
+pub struct Disconnect {
+    providers: Providers,
+    keeper: Arc<Keeper>,
+}
+
+/// `org_id` and `user_id` from the query string.
+pub(super) fn query_identity(request: &Request) -> Result<Identity> {
+    Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())?.identity()
+}
+
+impl Handler for Connection {
+    const FUNCTION: Function = Function::Connection;
+
+    async fn build(resources: &Resources) -> Result<Self, StartupError> {
+        Ok(Connection {
+            providers: resources.config.providers.clone(),
+            keeper: resources.required_keeper().await?,
+        })
+    }
+
+    async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
+        let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
+        let identity = query_identity(&request)?;
+        let connection = self
+            .keeper
+            .get(&keeper::id(provider, &identity.org_id, &identity.user_id)?)
+            .await?;
+        Ok(json_response(StatusCode::OK, &Metadata::from(&connection)))
+    }
+}
+
+impl Handler for Disconnect {
+    const FUNCTION: Function = Function::Disconnect;
+
+    async fn build(resources: &Resources) -> Result<Self, StartupError> {
+        Ok(Disconnect {
+            providers: resources.config.providers.clone(),
+            keeper: resources.required_keeper().await?,
+        })
+    }
+
+    async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
+        let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
+        let identity = query_identity(&request)?;
+        let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
+        let revoked = self.keeper.disconnect(provider, &id).await?;
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "deleted": true, "revoked": revoked }),
+        ))
+    }
+}

@@ -1,0 +1,70 @@
+//! `GET /connections?org_id=…[&user_id=…][&provider=…][&limit=…][&cursor=…]`: an org's
+//! connections, a page at a time.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use lambda_http::Request;
+use serde_json::json;
+
+use super::{Context, Handler};
+use crate::error::{Error, Result};
+use crate::keeper::{Keeper, Metadata};
+use crate::request::{Fields, MAX_ID_BYTES};
+use crate::resources::{Resources, StartupError};
+use crate::response::{json_response, Response};
+use crate::routes::Function;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 100;
+
+pub struct Connections {
+    keeper: Arc<Keeper>,
+}
+
+impl Handler for Connections {
+    const FUNCTION: Function = Function::Connections;
+
+    async fn build(resources: &Resources) -> Result<Self, StartupError> {
+        Ok(Connections {
+            keeper: resources.required_keeper().await?,
+        })
+    }
+
+    async fn serve(&self, request: Request, _: &Context) -> Result<Response> {
+        let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())?;
+        let text = |name: &str| query.text(name).filter(|value| !value.is_empty());
+        let org_id = text("org_id").ok_or_else(|| Error::Unprocessable("Field required: org_id".into()))?;
+        if org_id.len() > MAX_ID_BYTES {
+            return Err(Error::Unprocessable(format!(
+                "org_id is longer than {MAX_ID_BYTES} bytes"
+            )));
+        }
+        let limit = match text("limit") {
+            None => DEFAULT_LIMIT,
+            Some(limit) => limit
+                .parse()
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    Error::Unprocessable(format!("limit must be a number from 1 to {MAX_LIMIT}"))
+                })?,
+        };
+        let (page, next) = self
+            .keeper
+            .store()
+            .list(
+                &org_id,
+                text("user_id").as_deref(),
+                text("provider").as_deref(),
+                limit,
+                text("cursor").as_deref(),
+            )
+            .await?;
+        let connections: Vec<Metadata> = page.iter().map(Metadata::from).collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "connections": connections, "next_cursor": next }),
+        ))
+    }
+}

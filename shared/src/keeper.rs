@@ -1,0 +1,247 @@
+//! Keeps connections alive: saves them after a consent, hands out tokens refreshed when due
+//! (single-flight across processes, see [`crate::connections::refresh`]), revokes and forgets.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::connections::refresh::{self, GrantFailure, RefreshError, RefreshOptions, Refreshed};
+use crate::connections::{Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError};
+use crate::error::{Error, Result};
+use crate::oauth::{self, Grant};
+use crate::providers::Provider;
+use crate::tokens::{self, TokenSet};
+
+/// Kept above the HTTP timeout: the lease must outlive the token request it guards.
+const LEASE_SLACK: Duration = Duration::from_secs(5);
+
+pub struct Keeper {
+    store: ConnectionStore,
+    http: reqwest::Client,
+    margin: Duration,
+    request_timeout: Duration,
+}
+
+/// What clients see of a connection: never a token.
+#[derive(Debug, Serialize)]
+pub struct Metadata {
+    pub provider: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub status: &'static str,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub last_refreshed_at: Option<String>,
+    pub account: Option<Account>,
+}
+
+impl From<&Connection> for Metadata {
+    fn from(connection: &Connection) -> Self {
+        Metadata {
+            provider: connection.id.provider().to_owned(),
+            org_id: connection.id.org_id().to_owned(),
+            user_id: connection.id.user_id().to_owned(),
+            status: connection.status.as_str(),
+            scopes: connection.scopes.clone(),
+            expires_at: connection.expires_at.and_then(rfc3339),
+            created_at: rfc3339(connection.created_at),
+            updated_at: rfc3339(connection.updated_at),
+            last_refreshed_at: connection.last_refreshed_at.and_then(rfc3339),
+            account: connection.account.clone(),
+        }
+    }
+}
+
+/// Unix seconds as `2026-11-28T19:30:00Z`.
+pub fn rfc3339(seconds: i64) -> Option<String> {
+    aws_smithy_types::DateTime::from_secs(seconds)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+}
+
+impl From<ConnectionStoreError> for Error {
+    fn from(error: ConnectionStoreError) -> Self {
+        match error {
+            ConnectionStoreError::InvalidCursor => Error::Unprocessable("cursor is malformed".into()),
+            ConnectionStoreError::InvalidLimit(_) | ConnectionStoreError::InvalidId(_) => {
+                Error::Unprocessable(error.to_string())
+            }
+            other => Error::StoreUnavailable(crate::error::StoreError(other.to_string())),
+        }
+    }
+}
+
+pub fn id(provider: &Provider, org_id: &str, user_id: &str) -> Result<ConnectionId> {
+    Ok(ConnectionId::new(provider.name(), org_id, user_id)?)
+}
+
+fn not_found() -> Error {
+    Error::NotFound("No connection found: connect first through /authorize".into())
+}
+
+impl Keeper {
+    pub fn new(
+        store: ConnectionStore,
+        http: reqwest::Client,
+        margin: Duration,
+        request_timeout: Duration,
+    ) -> Self {
+        Keeper {
+            store,
+            http,
+            margin,
+            request_timeout,
+        }
+    }
+
+    /// Saves (or replaces) the connection a consent just made.
+    pub async fn save(&self, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
+        let sealed = serde_json::to_vec(tokens).map_err(|e| Error::ProviderFailed {
+            provider: "the store",
+            reason: e.to_string(),
+        })?;
+        self.store
+            .save_connected(
+                id,
+                &sealed,
+                tokens.expires_at,
+                &tokens.scopes,
+                account(&tokens.raw).as_ref(),
+                tokens::now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, id: &ConnectionId) -> Result<Connection> {
+        self.store.get(id).await?.ok_or_else(not_found)
+    }
+
+    pub fn store(&self) -> &ConnectionStore {
+        &self.store
+    }
+
+    /// Tokens fit for use: refreshed first when they expire within `margin` or when `force`d,
+    /// by one caller across every process. The flag says whether this call refreshed them.
+    pub async fn tokens(
+        &self,
+        provider: &Provider,
+        id: &ConnectionId,
+        force: bool,
+        deadline: Option<Instant>,
+    ) -> Result<(TokenSet, bool)> {
+        self.tokens_within(provider, id, force, self.margin, deadline)
+            .await
+    }
+
+    pub async fn tokens_within(
+        &self,
+        provider: &Provider,
+        id: &ConnectionId,
+        force: bool,
+        margin: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<(TokenSet, bool)> {
+        let options = RefreshOptions {
+            margin,
+            force,
+            lease: self.request_timeout + LEASE_SLACK,
+            deadline,
+            min_time_to_refresh: self.request_timeout,
+            owner: format!("{:032x}", rand::random::<u128>()),
+        };
+        let fresh = refresh::fresh_tokens(&self.store, id, options, |current| {
+            self.refresh(provider, current)
+        })
+        .await
+        .map_err(|error| match error {
+            RefreshError::NotFound => not_found(),
+            RefreshError::NeedsReauthorization => Error::Conflict(format!(
+                "The {} connection needs reauthorization: the provider refused its refresh token; \
+                     connect again through /authorize",
+                provider.spec.display_name
+            )),
+            RefreshError::Transient(reason) => Error::ProviderFailed {
+                provider: provider.spec.display_name,
+                reason: format!("the token refresh failed, the connection is unchanged: {reason}"),
+            },
+            RefreshError::NoTime => {
+                Error::Unavailable("Too little time left to refresh the tokens; try again".into())
+            }
+            RefreshError::Store(error) => error.into(),
+        })?;
+        let tokens = serde_json::from_slice(&fresh.tokens).map_err(|_| {
+            Error::Conflict("The stored tokens cannot be read: connect again through /authorize".into())
+        })?;
+        Ok((tokens, fresh.refreshed))
+    }
+
+    /// One refresh grant; the new set keeps the old refresh token when the provider sends none.
+    async fn refresh(&self, provider: &Provider, current: Vec<u8>) -> Result<Refreshed, GrantFailure> {
+        let current: TokenSet = serde_json::from_slice(&current)
+            .map_err(|_| GrantFailure::Refused("unreadable token set".into()))?;
+        let refresh_token = current
+            .refresh_token
+            .as_deref()
+            .ok_or_else(|| GrantFailure::Refused("the provider gave no refresh token".into()))?;
+        let mut fresh = oauth::request_tokens(&self.http, provider, Grant::RefreshToken(refresh_token))
+            .await
+            .map_err(|error| match error {
+                Error::ProviderRejected { .. } | Error::ProviderUnauthorized { .. } => {
+                    GrantFailure::Refused(error.to_string())
+                }
+                other => GrantFailure::Transient(other.to_string()),
+            })?;
+        if fresh.refresh_token.is_none() {
+            fresh.refresh_token = current.refresh_token.clone();
+        }
+        let expires_at = fresh.expires_at;
+        let tokens = serde_json::to_vec(&fresh).map_err(|e| GrantFailure::Transient(e.to_string()))?;
+        Ok(Refreshed { tokens, expires_at })
+    }
+
+    /// Revokes at the provider where it documents how, then deletes; `revoked` is false where it
+    /// has no revocation or it failed (the connection is deleted either way).
+    pub async fn disconnect(&self, provider: &Provider, id: &ConnectionId) -> Result<bool> {
+        let connection = self.get(id).await?;
+        let tokens: Option<TokenSet> = connection
+            .tokens
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let revoked = match tokens {
+            // Revoking the refresh token ends the whole grant where the provider has one.
+            Some(tokens) => {
+                let token = tokens.refresh_token.as_deref().unwrap_or(&tokens.access_token);
+                match oauth::revoke(&self.http, provider, token).await {
+                    Ok(revoked) => revoked,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "revocation failed; deleting the connection anyway");
+                        false
+                    }
+                }
+            }
+            None => false,
+        };
+        self.store.delete(id).await?;
+        Ok(revoked)
+    }
+}
+
+/// The provider account a token response names: Notion's workspace, HubSpot's portal, the
+/// sandbox's account.
+fn account(raw: &serde_json::Map<String, Value>) -> Option<Account> {
+    let text = |names: &[&str]| {
+        names.iter().find_map(|name| match raw.get(*name)? {
+            Value::String(text) if !text.is_empty() => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        })
+    };
+    let account = Account {
+        id: text(&["workspace_id", "hub_id", "account_id"]),
+        name: text(&["workspace_name", "hub_domain", "account_name"]),
+    };
+    (account.id.is_some() || account.name.is_some()).then_some(account)
+}

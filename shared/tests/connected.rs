@@ -1,0 +1,357 @@
+//! Connections that last, through the handlers: saved by the callback into DynamoDB (moto),
+//! tokens refreshed once however many callers race, load by connection, revoke, list.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http::{Method, StatusCode};
+use integrations::connections::{ConnectionStore, DynamoStore};
+use integrations::resources::Resources;
+use integrations::store::{Backend, Store};
+use integrations::{App, Function};
+use lambda_http::Body;
+use serde_json::{json, Value};
+use support::*;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// A token endpoint's refresh grant as each provider documents it, rotating the refresh token:
+/// each works once, a reused one is `invalid_grant`.
+#[derive(Clone)]
+struct Rotating {
+    provider: &'static str,
+    current: Arc<Mutex<String>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Rotating {
+    fn grant(&self, request: &Request) -> Option<String> {
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        let basic_ok = auth
+            == Some(
+                basic(
+                    &format!("{}-client-id", self.provider),
+                    &format!("{}-client-secret", self.provider),
+                )
+                .as_str(),
+            );
+        let fields: std::collections::HashMap<String, String> = match self.provider {
+            "notion" => serde_json::from_slice(&request.body).ok()?,
+            _ => fakes::form_fields(request),
+        };
+        let client_ok = match self.provider {
+            "hubspot" => {
+                auth.is_none()
+                    && fields.get("client_id").map(String::as_str) == Some("hubspot-client-id")
+                    && fields.get("client_secret").map(String::as_str) == Some("hubspot-client-secret")
+            }
+            _ => basic_ok && !fields.contains_key("client_secret"),
+        };
+        (client_ok && fields.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .then(|| fields.get("refresh_token").cloned())
+            .flatten()
+    }
+}
+
+impl wiremock::Respond for Rotating {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let Some(presented) = self.grant(request) else {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        };
+        let mut current = self.current.lock().unwrap();
+        if presented != *current {
+            return ResponseTemplate::new(400).set_body_json(
+                json!({"error": "invalid_grant", "error_description": "refresh token already used"}),
+            );
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        *current = format!("{}-refresh-{n}", self.provider);
+        // Slow enough that racing callers find the lease taken.
+        ResponseTemplate::new(200)
+            .set_delay(std::time::Duration::from_millis(200))
+            .set_body_json(json!({
+                "access_token": format!("{}-access-{n}", self.provider),
+                "refresh_token": *current,
+                "token_type": "bearer",
+                "expires_in": 1800
+            }))
+    }
+}
+
+async fn rotating(fake: &MockServer, provider: &'static str, first: &str) -> Rotating {
+    let rotating = Rotating {
+        provider,
+        current: Arc::new(Mutex::new(first.to_owned())),
+        calls: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path(format!("/{provider}/token")))
+        .and(move |request: &Request| !String::from_utf8_lossy(&request.body).contains("authorization_code"))
+        .respond_with(rotating.clone())
+        .mount(fake)
+        .await;
+    rotating
+}
+
+async fn connected_app(fake: &MockServer) -> App {
+    let client = support::moto::client().await;
+    let table = support::moto::create_table(&client).await;
+    let connections = ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer()));
+    let store = Store::new(Backend::memory(), sealer());
+    App::build(&Resources::with_stores(
+        config(&fake.uri(), &[]),
+        store,
+        Some(connections),
+    ))
+    .await
+    .unwrap()
+}
+
+/// authorize → callback for `provider`; returns the user and org it connected.
+async fn connect(app: &App, fake: &MockServer, provider: &str, token: &str) -> (String, String) {
+    let (user, org) = (unique("user"), unique("org"));
+    let (_, url) = call(
+        app,
+        Function::Authorize,
+        form(
+            provider,
+            Function::Authorize,
+            &[("user_id", &user), ("org_id", &org)],
+        ),
+    )
+    .await;
+    let query = query_of(url.as_str().unwrap());
+    let code = unique("code");
+    match provider {
+        "hubspot" => fakes::hubspot_token(fake, &code, token).await,
+        _ => fakes::airtable_token(fake, &code, &query["code_challenge"], token).await,
+    }
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback(provider, &[("code", &code), ("state", &query["state"])]),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(response.body())
+    );
+    (user, org)
+}
+
+fn query_request(
+    method: Method,
+    provider: &str,
+    function: Function,
+    query: &[(&str, &str)],
+) -> lambda_http::Request {
+    let query = format!("?{}", serde_urlencoded::to_string(query).unwrap());
+    request(method, provider, function, &query, None, Body::Empty)
+}
+
+async fn token(app: &App, provider: &str, user: &str, org: &str, force: bool) -> (StatusCode, Value) {
+    let force = if force { "true" } else { "false" };
+    let fields = [("user_id", user), ("org_id", org), ("force_refresh", force)];
+    call(app, Function::Token, form(provider, Function::Token, &fields)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_kept_refreshed_once_under_a_race_loaded_and_revoked() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
+
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (status, metadata) = call(
+        &app,
+        Function::Connection,
+        query_request(Method::GET, "hubspot", Function::Connection, &ids),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{metadata}");
+    assert_eq!(
+        (metadata["status"].as_str(), metadata["provider"].as_str()),
+        (Some("active"), Some("hubspot"))
+    );
+    assert_eq!(metadata["user_id"], user.as_str());
+    assert!(
+        metadata["expires_at"].as_str().unwrap().ends_with('Z'),
+        "{metadata}"
+    );
+    assert!(metadata["created_at"].is_string() && metadata["last_refreshed_at"].is_null());
+    assert!(
+        !metadata.to_string().contains("hubspot-access-0") && !metadata.to_string().contains("refresh-6f18")
+    );
+
+    // Not due: the stored token, no refresh.
+    let (status, body) = token(&app, "hubspot", &user, &org, false).await;
+    assert_eq!(
+        (status, body["access_token"].as_str()),
+        (StatusCode::OK, Some("hubspot-access-0")),
+        "{body}"
+    );
+
+    // 30 forced refreshes at once: one call to the token endpoint, one new token for all.
+    let rotating = rotating(
+        &fake,
+        "hubspot",
+        "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
+    )
+    .await;
+    let app = Arc::new(app);
+    let racers: Vec<_> = (0..30)
+        .map(|_| {
+            let (app, user, org) = (app.clone(), user.clone(), org.clone());
+            tokio::spawn(async move { token(&app, "hubspot", &user, &org, true).await })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for racer in racers {
+        let (status, body) = racer.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        tokens.push(body["access_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 1, "exactly one refresh");
+    assert!(
+        tokens.iter().all(|token| token == "hubspot-access-1"),
+        "{tokens:?}"
+    );
+    // The newest refresh token was stored: a later refresh succeeds.
+    let (status, body) = token(&app, "hubspot", &user, &org, true).await;
+    assert_eq!(
+        (status, body["access_token"].as_str()),
+        (StatusCode::OK, Some("hubspot-access-2")),
+        "{body}"
+    );
+
+    // Load by connection: the provider refuses the current token once; one refresh, one retry.
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer hubspot-access-2",
+        ))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "expired"})))
+        .mount(&fake)
+        .await;
+    fakes::hubspot_objects(&fake, "hubspot-access-3").await;
+    let (status, items) = call(
+        &app,
+        Function::Load,
+        form("hubspot", Function::Load, &[("user_id", &user), ("org_id", &org)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{items}");
+    assert_eq!(items.as_array().unwrap().len(), 5, "{items}");
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 3);
+
+    // Listed by org.
+    let (status, listed) = call(
+        &app,
+        Function::Connections,
+        query_request(Method::GET, "", Function::Connections, &[("org_id", &org)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["next_cursor"], Value::Null);
+    let (status, body) = call(
+        &app,
+        Function::Connections,
+        query_request(Method::GET, "", Function::Connections, &[]),
+    )
+    .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("Field required: org_id"))
+    );
+
+    // Revoked at the provider (form with client credentials and the refresh token), then gone.
+    Mock::given(method("POST"))
+        .and(path("/hubspot/revoke"))
+        .and(move |request: &Request| {
+            let fields = fakes::form_fields(request);
+            fields.get("token").map(String::as_str) == Some("hubspot-refresh-3")
+                && fields.get("client_secret").map(String::as_str) == Some("hubspot-client-secret")
+        })
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let (status, body) = call(
+        &app,
+        Function::Disconnect,
+        query_request(Method::DELETE, "hubspot", Function::Disconnect, &ids),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"deleted": true, "revoked": true}))
+    );
+    let (status, body) = call(
+        &app,
+        Function::Connection,
+        query_request(Method::GET, "hubspot", Function::Connection, &ids),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_needs_reauthorization_until_the_user_reconnects() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "airtable", "airtable-access-0").await;
+    // The fake only knows another refresh token: the stored one is refused (invalid_grant).
+    let rotating = rotating(&fake, "airtable", "a-token-we-never-had").await;
+    let (status, body) = token(&app, "airtable", &user, &org, true).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("connect again"),
+        "{body}"
+    );
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (_, metadata) = call(
+        &app,
+        Function::Connection,
+        query_request(Method::GET, "airtable", Function::Connection, &ids),
+    )
+    .await;
+    assert_eq!(metadata["status"], "needs_reauthorization");
+    // Never retried in a loop: a second call answers 409 without asking the provider.
+    let (status, _) = token(&app, "airtable", &user, &org, false).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 0);
+
+    // Airtable has no revocation endpoint: deleted, not revoked.
+    let (status, body) = call(
+        &app,
+        Function::Disconnect,
+        query_request(Method::DELETE, "airtable", Function::Disconnect, &ids),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"deleted": true, "revoked": false}))
+    );
+}
+
+#[tokio::test]
+async fn a_load_by_connection_without_a_store_names_what_is_missing() {
+    let app = app(StoreKind::Memory, config("http://127.0.0.1:9", &[])).await;
+    let (status, body) = call(
+        &app,
+        Function::Load,
+        form("notion", Function::Load, &[("user_id", "u"), ("org_id", "o")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["detail"].as_str().unwrap().contains("set CONNECTIONS_TABLE"),
+        "{body}"
+    );
+}
