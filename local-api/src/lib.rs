@@ -1,8 +1,13 @@
 //! `local-api`: every endpoint on one port, routed by the same table the template's routes are
-//! checked against, through the same handlers as on Lambda.
+//! checked against, through the same handlers as on Lambda; besides them, the sandbox provider
+//! under `/sandbox/` and a demo page at `/`.
+
+mod demo;
+mod sandbox;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,31 +15,43 @@ use http::StatusCode;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use integrations::config::Config;
+use integrations::providers::Providers;
 use integrations::request::MAX_BODY_BYTES;
-use integrations::resources::{Mode, Resources};
+use integrations::resources::{Mode, Resources, StartupError};
 use integrations::response::{self, json_response, ErrorFormat, Response};
 use integrations::routes::{Routed, Router};
+use integrations::sandbox::Sandbox;
 use integrations::{App, Error};
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 
-/// The app and the compiled route table, shared by every connection.
+/// The app, the compiled route table, the sandbox and the providers the demo lists.
 pub struct Server {
     app: App,
     router: Router,
+    sandbox: Sandbox,
+    providers: Providers,
 }
 
 impl Server {
-    pub fn new(app: App) -> Arc<Self> {
-        Arc::new(Server {
-            app,
+    /// Everything served at `address`, configured through `var`. The address is the bound one:
+    /// the sandbox provider's URLs name its port.
+    pub async fn build(
+        address: SocketAddr,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Arc<Self>, StartupError> {
+        let (config, sandbox) = sandbox::configure(address, var);
+        let resources = Resources::new(config, Mode::Local);
+        Ok(Arc::new(Server {
+            app: App::build(&resources).await?,
             router: Router::default(),
-        })
+            sandbox,
+            providers: resources.config.providers.clone(),
+        }))
     }
 }
 
-/// Reads `.env`, builds the app (in-process store without `REDIS_URL`), serves until Ctrl-C.
+/// Reads `.env`, binds, builds the app (in-process store without `REDIS_URL`), serves until Ctrl-C.
 pub async fn main() -> std::process::ExitCode {
     let dotenv = dotenvy::dotenv();
     integrations::logging::init_text();
@@ -43,14 +60,6 @@ pub async fn main() -> std::process::ExitCode {
     }
     let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("PORT").unwrap_or_else(|_| "8000".into());
-    let resources = Resources::new(Config::from_env(), Mode::Local);
-    let app = match App::build(&resources).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!("cannot start: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
     let listener = match TcpListener::bind(format!("{host}:{port}")).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -58,11 +67,25 @@ pub async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Ok(address) = listener.local_addr() {
-        tracing::info!("serving on http://{address}/integrations/{{provider}}/...");
-    }
+    let address = match listener.local_addr() {
+        Ok(address) => address,
+        Err(error) => {
+            tracing::error!("cannot read the bound address: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::build(address, |name| std::env::var(name).ok()).await {
+        Ok(server) => server,
+        Err(error) => {
+            tracing::error!("cannot start: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        "serving on http://{address}/: the demo page, the API under /integrations/{{provider}}/..., the sandbox under /sandbox/"
+    );
     tokio::select! {
-        () = serve(Server::new(app), listener) => {}
+        () = serve(server, listener) => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     std::process::ExitCode::SUCCESS
@@ -94,9 +117,21 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) {
 }
 
 impl Server {
-    /// Routes as API Gateway does: path parameters set, the body handed over whole.
+    /// Routes as API Gateway does: path parameters set, the body handed over whole. The demo's
+    /// files and the sandbox come first; neither shares a path with the API.
     async fn route(&self, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
+        if let Some(response) = demo::serve(&parts.method, parts.uri.path(), &self.providers) {
+            return response;
+        }
+        if parts.uri.path().starts_with("/sandbox/") {
+            let body = match read_body(body).await {
+                Ok(body) => body,
+                Err(too_large) => return too_large,
+            };
+            let response = self.sandbox.handle(http::Request::from_parts(parts, body)).await;
+            return response.map(Full::new);
+        }
         let (function, parameters) = match self.router.at(parts.method.as_str(), parts.uri.path()) {
             Routed::Found { function, parameters } => (function, parameters),
             Routed::MethodNotAllowed => {
@@ -104,12 +139,9 @@ impl Server {
             }
             Routed::NotFound => return not_routed(StatusCode::NOT_FOUND, "Not Found"),
         };
-        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                let error = Error::PayloadTooLarge(MAX_BODY_BYTES);
-                return into_hyper(response::error(&error, ErrorFormat::Json));
-            }
+        let body = match read_body(body).await {
+            Ok(body) => body,
+            Err(too_large) => return too_large,
         };
         let body = if body.is_empty() {
             Body::Empty
@@ -119,6 +151,17 @@ impl Server {
         let request = lambda_http::Request::from_parts(parts, body)
             .with_path_parameters(parameters.into_iter().collect::<HashMap<_, _>>());
         into_hyper(self.app.handle(function, request).await)
+    }
+}
+
+/// The whole body, or the 413 for one over the limit.
+async fn read_body(body: Incoming) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => {
+            let error = Error::PayloadTooLarge(MAX_BODY_BYTES);
+            Err(into_hyper(response::error(&error, ErrorFormat::Json)))
+        }
     }
 }
 

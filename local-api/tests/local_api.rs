@@ -12,11 +12,15 @@ async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilde
     request.send().await.unwrap().json().await.unwrap()
 }
 
+/// local-api on a free port, with every provider's URLs at `fake` and the in-process store.
 async fn serve(fake: &MockServer) -> String {
-    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
+    let vars = vars(&fake.uri(), &[]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(local_api::serve(local_api::Server::new(app), listener));
+    let server = local_api::Server::build(address, |name| vars.get(name).cloned())
+        .await
+        .unwrap();
+    tokio::spawn(local_api::serve(server, listener));
     format!("http://{address}")
 }
 
@@ -77,7 +81,7 @@ async fn routes_like_api_gateway() {
             404,
             "Not Found",
         ),
-        (reqwest::Method::GET, "/", 404, "Not Found"),
+        (reqwest::Method::GET, "/nothing", 404, "Not Found"),
         (
             reqwest::Method::GET,
             "/integrations/notion/authorize",
@@ -125,4 +129,183 @@ async fn refuses_bodies_over_one_mebibyte() {
         response.json::<Value>().await.unwrap(),
         json!({ "detail": "The request body is larger than 1048576 bytes" })
     );
+}
+
+/// The hidden fields of the sandbox's consent form, as a browser would send them back.
+fn consent_form(page: &str) -> Vec<(String, String)> {
+    page.split("<input type=\"hidden\" ")
+        .skip(1)
+        .map(|input| {
+            let attribute = |name: &str| {
+                let start = input.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                input[start..][..input[start..].find('"').unwrap()].replace("&amp;", "&")
+            };
+            (attribute("name"), attribute("value"))
+        })
+        .collect()
+}
+
+/// Authorize, the consent page, the user's `decision` posted as its form does: the callback's
+/// answer, reached by following the sandbox's 303.
+async fn consent(base: &str, decision: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url: String = json_of(
+        client
+            .post(format!("{base}/integrations/sandbox/authorize"))
+            .form(&[("user_id", "sandbox-user"), ("org_id", "sandbox-org")]),
+    )
+    .await;
+    let port = base.rsplit(':').next().unwrap();
+    assert!(
+        url.starts_with(&format!("http://localhost:{port}/sandbox/oauth/authorize?")),
+        "{url}"
+    );
+    let page = client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let mut form = consent_form(&page.text().await.unwrap());
+    assert!(form.iter().any(|(name, _)| name == "code_challenge"), "{form:?}");
+    form.push(("decision".into(), decision.into()));
+    let answer = client
+        .post(format!("{base}/sandbox/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!(
+            "http://localhost:{port}/integrations/sandbox/oauth2callback?"
+        )),
+        "{callback}"
+    );
+    client.get(callback).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn connects_the_sandbox_and_lists_its_items() {
+    let fake = MockServer::start().await;
+    let base = serve(&fake).await;
+    let client = reqwest::Client::new();
+
+    let page = consent(&base, "allow").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("window.close()"));
+
+    let credentials: Value = json_of(
+        client
+            .post(format!("{base}/integrations/sandbox/credentials"))
+            .form(&[("user_id", "sandbox-user"), ("org_id", "sandbox-org")]),
+    )
+    .await;
+    assert_eq!(
+        (&credentials["expires_in"], &credentials["scope"]),
+        (&json!(120), &json!("items:read")),
+        "{credentials}"
+    );
+
+    let items: Vec<Value> = json_of(
+        client
+            .post(format!("{base}/integrations/sandbox/load"))
+            .json(&json!({ "credentials": credentials })),
+    )
+    .await;
+    assert_eq!(items.len(), 14, "every page of the dataset");
+    let plan = items.iter().find(|item| item["name"] == "Launch plan").unwrap();
+    assert_eq!(
+        (&plan["type"], &plan["parent_path_or_name"]),
+        (&json!("document"), &json!("Launch"))
+    );
+}
+
+#[tokio::test]
+async fn a_denied_sandbox_consent_leaves_no_credentials() {
+    let fake = MockServer::start().await;
+    let base = serve(&fake).await;
+    let page = consent(&base, "deny").await;
+    assert_eq!(page.status(), 400);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Sandbox refused the request: access_denied: The user denied access"),
+        "{page}"
+    );
+    assert!(page.contains("postMessage"), "the page tells its opener why");
+
+    let response = reqwest::Client::new()
+        .post(format!("{base}/integrations/sandbox/credentials"))
+        .form(&[("user_id", "sandbox-user"), ("org_id", "sandbox-org")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("No credentials found: connect first"));
+}
+
+#[tokio::test]
+async fn serves_the_demo_page_locked_down() {
+    let fake = MockServer::start().await;
+    let base = serve(&fake).await;
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<script src=\"/demo.js\""));
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "nothing inline"
+    );
+    for (path, content_type) in [("/demo.js", "text/javascript"), ("/demo.css", "text/css")] {
+        let file = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(file.status(), 200);
+        assert!(file.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(content_type));
+    }
+
+    let states: Vec<Value> = json_of(client.get(format!("{base}/demo/providers"))).await;
+    let names: Vec<&str> = states
+        .iter()
+        .map(|state| state["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["notion", "hubspot", "airtable", "sandbox"]);
+    assert!(states.iter().all(|state| state["ready"] == true), "{states:?}");
+}
+
+#[tokio::test]
+async fn the_demo_lists_what_a_provider_still_needs() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = local_api::Server::build(address, |name| {
+        (name == "HUBSPOT_CLIENT_ID").then(|| "only-the-id".to_owned())
+    })
+    .await
+    .unwrap();
+    tokio::spawn(local_api::serve(server, listener));
+    let states: Value = json_of(reqwest::Client::new().get(format!("http://{address}/demo/providers"))).await;
+    assert_eq!(
+        states[1],
+        json!({ "name": "hubspot", "display_name": "HubSpot", "ready": false, "missing": ["HUBSPOT_CLIENT_SECRET"] })
+    );
+    assert_eq!(states[3]["ready"], true, "the sandbox needs nothing: {states}");
 }

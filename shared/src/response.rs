@@ -41,11 +41,19 @@ pub fn html_response(status: StatusCode, html: &str) -> Response {
 }
 
 const CLOSE_SCRIPT: &str = "window.close();";
+/// Tells the page that opened the popup why it failed, so that it can say so too. Only the
+/// reason, already shown on the page, goes out: any opener may read it.
+const FAILURE_SCRIPT: &str =
+    "window.opener&&window.opener.postMessage({oauth_error:document.getElementById('reason').textContent},'*');";
 
-/// Nothing may load or run but the page's own `window.close()`, allowed by its hash.
+/// Nothing may load or run but the page's own script, allowed by its hash.
 static CALLBACK_CSP: LazyLock<String> = LazyLock::new(|| {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(CLOSE_SCRIPT));
-    format!("default-src 'none'; script-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    let hash = |script: &str| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script));
+    format!(
+        "default-src 'none'; script-src 'sha256-{}' 'sha256-{}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        hash(CLOSE_SCRIPT),
+        hash(FAILURE_SCRIPT)
+    )
 });
 
 /// The page the provider's redirect lands on: it closes the popup, or says why it cannot.
@@ -57,7 +65,7 @@ pub fn callback_page(error: Option<&str>) -> String {
         ),
         Some(message) => format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connection failed</title></head>\
-             <body><h1>Connection failed</h1><p>{}</p></body></html>",
+             <body><h1>Connection failed</h1><p id=\"reason\">{}</p><script>{FAILURE_SCRIPT}</script></body></html>",
             escape_html(message)
         ),
     }

@@ -7,6 +7,7 @@
 pub mod airtable;
 pub mod hubspot;
 pub mod notion;
+pub mod sandbox;
 
 use std::collections::HashMap;
 
@@ -17,11 +18,7 @@ use crate::item::Item;
 use crate::upstream::Api;
 
 /// Every provider the service knows, by the name used in `/integrations/{provider}/...`.
-pub static PROVIDERS: &[&ProviderSpec] = &[&notion::SPEC, &hubspot::SPEC, &airtable::SPEC];
-
-pub fn names() -> Vec<&'static str> {
-    PROVIDERS.iter().map(|spec| spec.name).collect()
-}
+pub static PROVIDERS: &[&ProviderSpec] = &[&notion::SPEC, &hubspot::SPEC, &airtable::SPEC, &sandbox::SPEC];
 
 /// How the client authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,10 +210,14 @@ pub struct Providers {
 }
 
 impl Providers {
+    /// Every provider but the sandbox, which is one only with `SANDBOX=1`: `local-api` sets it,
+    /// where it serves the sandbox; a deployment has no sandbox unless it asks for one.
     pub fn from_vars(var: &impl Fn(&str) -> Option<String>, deployed: bool) -> Self {
+        let sandbox = var("SANDBOX").as_deref() == Some("1");
         Providers {
             list: PROVIDERS
                 .iter()
+                .filter(|spec| sandbox || spec.name != sandbox::SPEC.name)
                 .map(|spec| Provider::from_vars(spec, var))
                 .collect(),
             deployed,
@@ -231,7 +232,12 @@ impl Providers {
             .find(|provider| provider.name() == name)
             .ok_or_else(|| Error::UnknownProvider {
                 name: name.chars().take(64).collect(),
-                known: names().join(", "),
+                known: self
+                    .list
+                    .iter()
+                    .map(Provider::name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })?;
         let missing = provider.missing(needs, self.deployed);
         if missing.is_empty() {

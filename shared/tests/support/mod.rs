@@ -249,6 +249,9 @@ pub fn vars(fake: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
         vars.insert(format!("{prefix}_REDIRECT_URI"), fakes::redirect_uri(name));
     }
     vars.insert("TOKEN_ENCRYPTION_KEY".into(), TEST_KEY.into());
+    // A redb file opens in one process once: every local deployment gets its own directory.
+    let data_dir = std::env::temp_dir().join(unique("integrations-data"));
+    vars.insert("DATA_DIR".into(), data_dir.display().to_string());
     vars.insert("HTTP_TIMEOUT_SECS".into(), "2".into());
     for (name, value) in extra {
         vars.insert(name.to_string(), value.to_string());

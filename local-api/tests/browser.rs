@@ -1,0 +1,304 @@
+//! The demo page in a real browser: Debian's chromium, headless, driven through chromedriver.
+//! A newcomer connects the sandbox and loads its items, denies a consent and sees why, and
+//! connects Notion (a local fake) the same way. Leaves a screenshot in `docs/demo.png`.
+
+#[path = "../../shared/tests/support/mod.rs"]
+mod support;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use support::{fakes, free_port, vars};
+use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long any one thing may take to show up on a page.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_connects_accounts_in_a_real_browser() {
+    for program in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(program).exists(),
+            "{program} is missing: the browser test needs `apt-get install chromium chromium-driver`"
+        );
+    }
+    let fake = MockServer::start().await;
+    let base = serve(&fake).await;
+    notion_fakes(&fake, &base).await;
+
+    let driver = Driver::start();
+    let browser = driver.session().await;
+    // Run apart, so that the browser is closed whatever happens, then report.
+    let outcome = tokio::spawn(flows(browser.clone(), base)).await;
+    let _ = browser.close().await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+async fn flows(browser: Client, base: String) {
+    browser.goto(&format!("{base}/")).await.unwrap();
+    let main = browser.window().await.unwrap();
+
+    // The sandbox: Allow, the popup closes, the connection shows, Load lists the dataset.
+    consent(&browser, "sandbox", "button[value=allow]").await;
+    browser.switch_to_window(main.clone()).await.unwrap();
+    text_of(&browser, "#provider-sandbox .state", |text| text == "connected").await;
+    let details = text_of(&browser, "#connection-details", |text| !text.is_empty()).await;
+    assert_eq!(details, "access token expires in 120 s; scope items:read");
+    let rows = load(&browser, 14).await;
+    assert!(
+        rows.contains(&"document Launch plan Launch 2024-05-28T16:45:00Z open".to_owned()),
+        "{rows:?}"
+    );
+    let screenshot = browser.screenshot().await.unwrap();
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("demo.png"), screenshot).unwrap();
+
+    // Disconnect forgets the credentials; Deny leaves the popup open and the page says why.
+    browser
+        .find(Locator::Id("disconnect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_of(&browser, "#provider-sandbox .state", |text| text == "ready").await;
+    let popup = consent(&browser, "sandbox", "button[value=deny]").await;
+    browser.switch_to_window(main.clone()).await.unwrap();
+    let error = text_of(&browser, "#error", |text| !text.is_empty()).await;
+    assert_eq!(
+        error,
+        "Sandbox refused the request: access_denied: The user denied access"
+    );
+    browser.switch_to_window(popup).await.unwrap();
+    let page = browser
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.starts_with("Connection failed"),
+        "the popup stays, saying why: {page}"
+    );
+    browser.close_window().await.unwrap();
+    browser.switch_to_window(main.clone()).await.unwrap();
+
+    // A real provider's flow, the same page and the same handlers: Notion, faked locally.
+    consent(&browser, "notion", "#allow").await;
+    browser.switch_to_window(main).await.unwrap();
+    text_of(&browser, "#provider-notion .state", |text| text == "connected").await;
+    let rows = load(&browser, 3).await;
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("page Notes Write the launch post")),
+        "{rows:?}"
+    );
+}
+
+/// Clicks Connect, then `decision` in the popup that opens; returns the popup's handle.
+async fn consent(browser: &Client, provider: &str, decision: &str) -> fantoccini::wd::WindowHandle {
+    let main = browser.window().await.unwrap();
+    let connect = browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Id(&format!("connect-{provider}")))
+        .await
+        .unwrap();
+    connect.click().await.unwrap();
+    let popup = eventually(&format!("the {provider} popup"), || async {
+        let windows = browser.windows().await.ok()?;
+        windows.into_iter().find(|window| *window != main)
+    })
+    .await;
+    browser.switch_to_window(popup.clone()).await.unwrap();
+    let button = browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(decision))
+        .await
+        .unwrap_or_else(|error| panic!("no {decision} on the {provider} consent page: {error}"));
+    button.click().await.unwrap();
+    popup
+}
+
+/// Clicks Load and waits for `count` rows; the rows' text.
+async fn load(browser: &Client, count: usize) -> Vec<String> {
+    browser
+        .find(Locator::Id("load"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let shown = text_of(browser, "#count", |text| !text.is_empty()).await;
+    assert_eq!(shown, format!("({count})"));
+    let mut rows = Vec::new();
+    for row in browser.find_all(Locator::Css("#items tbody tr")).await.unwrap() {
+        rows.push(row.text().await.unwrap());
+    }
+    assert_eq!(rows.len(), count, "{rows:?}");
+    rows
+}
+
+/// The text of the element at `css` once `ready` accepts it; on time out, what `#error` says.
+async fn text_of(browser: &Client, css: &str, ready: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            let text = element.text().await.unwrap_or_default();
+            if ready(&text) {
+                return text;
+            }
+        }
+        if started.elapsed() > PATIENCE {
+            let error = match browser.find(Locator::Id("error")).await {
+                Ok(error) => error.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("{css} did not show what was expected; #error says {error:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, check: impl Fn() -> F) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// local-api on a free port, its providers at `fake`, Notion's callback at local-api.
+async fn serve(fake: &MockServer) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let callback = format!("{base}/integrations/notion/oauth2callback");
+    let vars = vars(&fake.uri(), &[("NOTION_REDIRECT_URI", &callback)]);
+    let server = local_api::Server::build(address, |name| vars.get(name).cloned())
+        .await
+        .unwrap();
+    tokio::spawn(local_api::serve(server, listener));
+    base
+}
+
+const NOTION_CODE: &str = "notion-browser-code";
+const NOTION_TOKEN: &str = "notion-browser-access";
+
+/// Notion's consent page (an Allow link back to the callback with a code and the state), its
+/// token endpoint and its search.
+async fn notion_fakes(fake: &MockServer, base: &str) {
+    Mock::given(method("GET"))
+        .and(path("/notion/authorize"))
+        .respond_with(|request: &Request| {
+            let query: std::collections::HashMap<String, String> =
+                request.url.query_pairs().into_owned().collect();
+            let mut back = url::Url::parse(&query["redirect_uri"]).unwrap();
+            back.query_pairs_mut()
+                .append_pair("code", NOTION_CODE)
+                .append_pair("state", &query["state"]);
+            let html = format!(
+                "<!doctype html><title>Notion</title><a id=\"allow\" href=\"{}\">Allow</a>",
+                back.as_str().replace('&', "&amp;")
+            );
+            ResponseTemplate::new(200).set_body_raw(html, "text/html")
+        })
+        .mount(fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/notion/token"))
+        .and(body_partial_json(json!({
+            "code": NOTION_CODE,
+            "redirect_uri": format!("{base}/integrations/notion/oauth2callback"),
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": NOTION_TOKEN,
+            "token_type": "bearer",
+            "workspace_name": "Acme",
+        })))
+        .expect(1)
+        .mount(fake)
+        .await;
+    fakes::notion_search(fake, NOTION_TOKEN).await;
+}
+
+/// chromedriver on a free port, with a fresh profile directory; both go when it is dropped.
+struct Driver {
+    process: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = free_port();
+        let profile = std::env::temp_dir().join(format!("demo-chromium-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&profile).unwrap();
+        let process = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {CHROMEDRIVER}: {error}"));
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver {
+            process,
+            port,
+            profile,
+        }
+    }
+
+    /// Headless chromium that stays off the network: without the background flags, its
+    /// attempts to reach Google fail by the dozen on an offline machine.
+    async fn session(&self) -> Client {
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1100,1250",
+            &format!("--user-data-dir={}", self.profile.display()),
+        ];
+        let capabilities = json!({ "goog:chromeOptions": { "binary": CHROMIUM, "args": args } });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .unwrap_or_else(|error| panic!("chromedriver could not start {CHROMIUM}: {error}"))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}

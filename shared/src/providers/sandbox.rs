@@ -1,0 +1,64 @@
+//! The built-in sandbox ([`crate::sandbox`]) as a provider like the others: `local-api` serves it
+//! under `/sandbox/` and points these URLs at its own address.
+
+use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
+use crate::error::Result;
+use crate::item::Item;
+use crate::sandbox::items::normalise_all;
+use crate::upstream::{all_pages, Api, Page};
+
+pub(super) static SPEC: ProviderSpec = ProviderSpec {
+    name: "sandbox",
+    env_prefix: "SANDBOX",
+    display_name: "Sandbox",
+    auth_url: "http://localhost:8000/sandbox/oauth/authorize",
+    authorization_params: &[],
+    token_url: "http://localhost:8000/sandbox/oauth/token",
+    revoke_url: Some("http://localhost:8000/sandbox/oauth/revoke"),
+    api_url: "http://localhost:8000/sandbox/api",
+    scopes: Some("items:read"),
+    client_auth: ClientAuth::Basic,
+    token_body: BodyEncoding::Form,
+    pkce: true,
+    secret_optional: false,
+    settings: &[],
+    list: |api, provider| Box::pin(list(api, provider)),
+};
+
+/// `GET /items`, page by page (five items a page: a listing shows the cursor at work).
+async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
+    let objects = all_pages(SPEC.display_name, |cursor| async move {
+        let mut request = api.get("/items");
+        if let Some(cursor) = cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let mut answer = api.send_json(request).await?;
+        let next = answer["next_cursor"].clone();
+        Ok(Page::new(&mut answer, "items", Some(&next)))
+    })
+    .await?;
+    Ok(normalise_all(&objects))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::providers::{Needs, Providers};
+
+    #[test]
+    fn the_sandbox_is_a_provider_only_with_sandbox_1() {
+        let off = Providers::from_vars(&|_| None, true);
+        let error = off.get("sandbox", Needs::NOTHING).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Unknown provider 'sandbox'; expected one of notion, hubspot, airtable"
+        );
+        let on = Providers::from_vars(&|name| (name == "SANDBOX").then(|| "1".to_owned()), true);
+        assert!(on.get("sandbox", Needs::NOTHING).is_ok());
+        // Deployed, it needs what every provider needs: its client and an explicit redirect URI.
+        let missing = on.get("sandbox", Needs::CODE_GRANT).unwrap_err().to_string();
+        assert!(
+            missing.contains("SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_REDIRECT_URI"),
+            "{missing}"
+        );
+    }
+}
