@@ -7,7 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::connections::refresh::{self, GrantFailure, RefreshError, RefreshOptions, Refreshed};
-use crate::connections::{Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError};
+use crate::connections::{
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome,
+};
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
 use crate::providers::Provider;
@@ -15,6 +17,13 @@ use crate::tokens::{self, TokenSet};
 
 /// Kept above the HTTP timeout: the lease must outlive the token request it guards.
 const LEASE_SLACK: Duration = Duration::from_secs(5);
+
+/// Tokens fit for use, and whether this call refreshed them (at which stored version).
+pub struct Fresh {
+    pub tokens: TokenSet,
+    pub refreshed: bool,
+    pub version: u64,
+}
 
 pub struct Keeper {
     store: ConnectionStore,
@@ -132,7 +141,7 @@ impl Keeper {
         id: &ConnectionId,
         force: bool,
         deadline: Option<Instant>,
-    ) -> Result<(TokenSet, bool)> {
+    ) -> Result<Fresh> {
         self.tokens_within(provider, id, force, self.margin, deadline)
             .await
     }
@@ -144,7 +153,7 @@ impl Keeper {
         force: bool,
         margin: Duration,
         deadline: Option<Instant>,
-    ) -> Result<(TokenSet, bool)> {
+    ) -> Result<Fresh> {
         let options = RefreshOptions {
             margin,
             force,
@@ -176,7 +185,31 @@ impl Keeper {
         let tokens = serde_json::from_slice(&fresh.tokens).map_err(|_| {
             Error::Conflict("The stored tokens cannot be read: connect again through /authorize".into())
         })?;
-        Ok((tokens, fresh.refreshed))
+        Ok(Fresh {
+            tokens,
+            refreshed: fresh.refreshed,
+            version: fresh.version,
+        })
+    }
+
+    /// The provider refused a token this process has just been given: the grant is dead,
+    /// whatever the refresh said. Marked under a lease at the version read, so that a newer
+    /// connection (a reconnect, another refresh) is never marked by mistake.
+    pub async fn refused_fresh_tokens(&self, id: &ConnectionId, version: u64) -> Result<()> {
+        let owner = format!("{:032x}", rand::random::<u128>());
+        let now_ms = tokens::now() * 1000;
+        let lease_ms = (self.request_timeout + LEASE_SLACK).as_millis() as i64;
+        if self
+            .store
+            .acquire_lease(id, version, &owner, lease_ms, now_ms)
+            .await?
+            == LeaseOutcome::Acquired
+        {
+            self.store
+                .mark_needs_reauthorization(id, &owner, tokens::now())
+                .await?;
+        }
+        Ok(())
     }
 
     /// One refresh grant; the new set keeps the old refresh token when the provider sends none.

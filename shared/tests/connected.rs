@@ -125,6 +125,7 @@ async fn connect(app: &App, fake: &MockServer, provider: &str, token: &str) -> (
     let query = query_of(url.as_str().unwrap());
     let code = unique("code");
     match provider {
+        "notion" => fakes::notion_token(fake, &code, token).await,
         "hubspot" => fakes::hubspot_token(fake, &code, token).await,
         _ => fakes::airtable_token(fake, &code, &query["code_challenge"], token).await,
     }
@@ -353,5 +354,105 @@ async fn a_load_by_connection_without_a_store_names_what_is_missing() {
     assert!(
         body["detail"].as_str().unwrap().contains("set CONNECTIONS_TABLE"),
         "{body}"
+    );
+}
+
+/// Answers every API call made with `token` with a 401, as a provider does for a dead token.
+async fn refuse(fake: &MockServer, token: &str) {
+    Mock::given(wiremock::matchers::header(
+        "authorization",
+        format!("Bearer {token}").as_str(),
+    ))
+    .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "API token is invalid."})))
+    .mount(fake)
+    .await;
+}
+
+fn load_by(provider: &str, user: &str, org: &str) -> lambda_http::Request {
+    form(provider, Function::Load, &[("user_id", user), ("org_id", org)])
+}
+
+#[tokio::test]
+async fn a_token_without_expiry_is_refreshed_on_its_first_401_only() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "notion", "notion-access-0").await;
+    let rotating = rotating(&fake, "notion", "notion-refresh-0").await;
+    // No expires_in: never due, so handed out as stored however often it is asked for.
+    for _ in 0..3 {
+        let (status, body) = token(&app, "notion", &user, &org, false).await;
+        assert_eq!(body["access_token"], "notion-access-0", "{status}: {body}");
+        assert_eq!(body["expires_at"], Value::Null);
+    }
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 0);
+    // The provider refuses it once: one refresh (JSON body, Basic auth), one retry.
+    refuse(&fake, "notion-access-0").await;
+    fakes::notion_search(&fake, "notion-access-1").await;
+    let (status, items) = call(&app, Function::Load, load_by("notion", &user, &org)).await;
+    assert_eq!(status, StatusCode::OK, "{items}");
+    assert_eq!(items.as_array().unwrap().len(), 3, "{items}");
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
+    let (_, body) = token(&app, "notion", &user, &org, false).await;
+    assert_eq!(body["access_token"], "notion-access-1");
+    assert_eq!(
+        rotating.calls.load(Ordering::SeqCst),
+        1,
+        "no refresh while the new token works"
+    );
+}
+
+#[tokio::test]
+async fn a_401_right_after_a_fresh_refresh_needs_reauthorization() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
+    let rotating = rotating(
+        &fake,
+        "hubspot",
+        "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
+    )
+    .await;
+    refuse(&fake, "hubspot-access-0").await;
+    refuse(&fake, "hubspot-access-1").await;
+    let (status, body) = call(&app, Function::Load, load_by("hubspot", &user, &org)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("refused a fresh token"),
+        "{body}"
+    );
+    assert_eq!(
+        rotating.calls.load(Ordering::SeqCst),
+        1,
+        "one refresh, never a loop"
+    );
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let request = query_request(Method::GET, "hubspot", Function::Connection, &ids);
+    let (_, metadata) = call(&app, Function::Connection, request).await;
+    assert_eq!(metadata["status"], "needs_reauthorization");
+
+    // Reconnecting makes it active again, with created_at kept.
+    let created_at = metadata["created_at"].clone();
+    let (_, url) = call(
+        &app,
+        Function::Authorize,
+        form(
+            "hubspot",
+            Function::Authorize,
+            &[("user_id", &user), ("org_id", &org)],
+        ),
+    )
+    .await;
+    let query = query_of(url.as_str().unwrap());
+    fakes::hubspot_token(&fake, "second-code", "hubspot-access-9").await;
+    let callback = callback("hubspot", &[("code", "second-code"), ("state", &query["state"])]);
+    assert_eq!(
+        app.handle(Function::OAuth2Callback, callback).await.status(),
+        StatusCode::OK
+    );
+    let request = query_request(Method::GET, "hubspot", Function::Connection, &ids);
+    let (_, metadata) = call(&app, Function::Connection, request).await;
+    assert_eq!(
+        (metadata["status"].as_str(), &metadata["created_at"]),
+        (Some("active"), &created_at)
     );
 }

@@ -60,11 +60,24 @@ impl Handler for Load {
             )
         })?;
         let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
-        let (tokens, refreshed) = keeper.tokens(provider, &id, false, context.deadline).await?;
-        let items = match self.list(provider, &tokens.access_token).await {
-            Err(Error::ProviderUnauthorized { .. }) if !refreshed => {
-                let (tokens, _) = keeper.tokens(provider, &id, true, context.deadline).await?;
-                self.list(provider, &tokens.access_token).await?
+        let mut fresh = keeper.tokens(provider, &id, false, context.deadline).await?;
+        if !fresh.refreshed {
+            match self.list(provider, &fresh.tokens.access_token).await {
+                Err(Error::ProviderUnauthorized { .. }) => {
+                    fresh = keeper.tokens(provider, &id, true, context.deadline).await?;
+                }
+                other => return Ok(json_response(StatusCode::OK, &other?)),
+            }
+        }
+        // Tokens the provider has just issued: refused now, the grant itself is dead.
+        let items = match self.list(provider, &fresh.tokens.access_token).await {
+            Err(Error::ProviderUnauthorized { reason, .. }) => {
+                keeper.refused_fresh_tokens(&id, fresh.version).await?;
+                return Err(Error::Conflict(format!(
+                    "The {} connection needs reauthorization: the provider refused a fresh token ({reason}); \
+                     connect again through /authorize",
+                    provider.spec.display_name
+                )));
             }
             other => other?,
         };

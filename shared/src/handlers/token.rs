@@ -40,7 +40,11 @@ impl Handler for Token {
             Some(_) => return Err(Error::Unprocessable("force_refresh must be true or false".into())),
         };
         let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
-        let (tokens, _) = self.keeper.tokens(provider, &id, force, context.deadline).await?;
+        let tokens = self
+            .keeper
+            .tokens(provider, &id, force, context.deadline)
+            .await?
+            .tokens;
         Ok(json_response(
             StatusCode::OK,
             &json!({

@@ -37,6 +37,7 @@ pub async fn notion_token(server: &MockServer, code: &str, access_token: &str) {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": access_token,
             "token_type": "bearer",
+            "refresh_token": "notion-refresh-0",
             "bot_id": "b3414d659-1224-5ty7-6ffr-cc9d8773drt6",
             "workspace_name": "Acme",
             "workspace_icon": null,
