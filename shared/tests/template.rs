@@ -178,7 +178,7 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             set(&[&STORE, &HTTP, &callback, &["CONNECTIONS_TABLE"]]),
         ),
         ("credentials", set(&[&STORE, &ACCESS])),
-        ("load", set(&[&ACCESS, &HTTP, &load])),
+        ("load", set(&[&ACCESS, &HTTP, &load, &KEPT, &client])),
         ("connection", set(&[&KEPT, &ACCESS])),
         ("disconnect", set(&[&KEPT, &ACCESS, &HTTP, &client])),
         ("token", set(&[&KEPT, &ACCESS, &HTTP, &client])),
@@ -243,7 +243,7 @@ fn globals_hold_no_environment_and_set_json_logs_at_log_level() {
 }
 
 #[test]
-fn only_the_browser_facing_callback_goes_without_api_keys_and_load_holds_no_secret() {
+fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redis() {
     let deployed = deployed_environment(&template());
     for (binary, variables) in &deployed {
         let Some(function) = Function::from_name(binary) else {
@@ -260,15 +260,9 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_holds_no_secr
             "{binary}: API_KEYS goes to every function except the browser-facing callback"
         );
         if function == Function::Load {
-            let sensitive: Vec<_> = variables
-                .iter()
-                .filter(|name| {
-                    name.contains("SECRET")
-                        || name.contains("REDIS")
-                        || (name.contains("KEY") && name.as_str() != "API_KEYS")
-                })
-                .collect();
-            assert!(sensitive.is_empty(), "load holds {sensitive:?}");
+            // A load by credentials must never need Redis (it starts without it).
+            let redis: Vec<_> = variables.iter().filter(|name| name.contains("REDIS")).collect();
+            assert!(redis.is_empty(), "load holds {redis:?}");
         }
         if function == Function::Credentials {
             let provider_settings: Vec<_> = variables
@@ -328,10 +322,20 @@ fn every_provider_can_be_configured() {
             providers
                 .iter()
                 .any(|prefix| name.starts_with(&format!("{prefix}_")))
+                && !name.ends_with("_CLIENT_ID")
+                && !name.ends_with("_CLIENT_SECRET")
         })
         .cloned()
         .collect();
     assert_eq!(load_settings, settings, "load: the providers' settings");
+    // Refreshing a kept connection authenticates the client, wherever it happens.
+    for function in ["load", "token", "disconnect", "refresher"] {
+        assert_eq!(
+            prefixes(function, "_CLIENT_SECRET"),
+            providers,
+            "{function}: *_CLIENT_SECRET"
+        );
+    }
 }
 
 /// The providers a deployment configures: all but the sandbox, whose authorization server only
