@@ -3,8 +3,8 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use integrations::connections::{ConnectionStore, DynamoStore};
@@ -13,87 +13,10 @@ use integrations::store::{Backend, Store};
 use integrations::{App, Function};
 use lambda_http::Body;
 use serde_json::{json, Value};
+use support::fakes::rotating;
 use support::*;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-/// A token endpoint's refresh grant as each provider documents it, rotating the refresh token:
-/// each works once, a reused one is `invalid_grant`.
-#[derive(Clone)]
-struct Rotating {
-    provider: &'static str,
-    current: Arc<Mutex<String>>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl Rotating {
-    fn grant(&self, request: &Request) -> Option<String> {
-        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
-        let basic_ok = auth
-            == Some(
-                basic(
-                    &format!("{}-client-id", self.provider),
-                    &format!("{}-client-secret", self.provider),
-                )
-                .as_str(),
-            );
-        let fields: std::collections::HashMap<String, String> = match self.provider {
-            "notion" => serde_json::from_slice(&request.body).ok()?,
-            _ => fakes::form_fields(request),
-        };
-        let client_ok = match self.provider {
-            "hubspot" => {
-                auth.is_none()
-                    && fields.get("client_id").map(String::as_str) == Some("hubspot-client-id")
-                    && fields.get("client_secret").map(String::as_str) == Some("hubspot-client-secret")
-            }
-            _ => basic_ok && !fields.contains_key("client_secret"),
-        };
-        (client_ok && fields.get("grant_type").map(String::as_str) == Some("refresh_token"))
-            .then(|| fields.get("refresh_token").cloned())
-            .flatten()
-    }
-}
-
-impl wiremock::Respond for Rotating {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let Some(presented) = self.grant(request) else {
-            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
-        };
-        let mut current = self.current.lock().unwrap();
-        if presented != *current {
-            return ResponseTemplate::new(400).set_body_json(
-                json!({"error": "invalid_grant", "error_description": "refresh token already used"}),
-            );
-        }
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        *current = format!("{}-refresh-{n}", self.provider);
-        // Slow enough that racing callers find the lease taken.
-        ResponseTemplate::new(200)
-            .set_delay(std::time::Duration::from_millis(200))
-            .set_body_json(json!({
-                "access_token": format!("{}-access-{n}", self.provider),
-                "refresh_token": *current,
-                "token_type": "bearer",
-                "expires_in": 1800
-            }))
-    }
-}
-
-async fn rotating(fake: &MockServer, provider: &'static str, first: &str) -> Rotating {
-    let rotating = Rotating {
-        provider,
-        current: Arc::new(Mutex::new(first.to_owned())),
-        calls: Arc::default(),
-    };
-    Mock::given(method("POST"))
-        .and(path(format!("/{provider}/token")))
-        .and(move |request: &Request| !String::from_utf8_lossy(&request.body).contains("authorization_code"))
-        .respond_with(rotating.clone())
-        .mount(fake)
-        .await;
-    rotating
-}
 
 async fn connected_app(fake: &MockServer) -> App {
     let client = support::moto::client().await;
@@ -454,5 +377,37 @@ async fn a_401_right_after_a_fresh_refresh_needs_reauthorization() {
     assert_eq!(
         (metadata["status"].as_str(), &metadata["created_at"]),
         (Some("active"), &created_at)
+    );
+}
+
+/// What a refresh adds to handing out a token, against moto and a fake token endpoint that takes
+/// 200 ms (`--nocapture` prints it): the provider's own time plus a lease write and a commit.
+#[tokio::test]
+async fn a_refresh_adds_the_providers_time_and_two_writes() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "airtable", "airtable-access-0").await;
+    let rotating = rotating(&fake, "airtable", "airtable-refresh-token").await;
+    let median = |mut times: Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (mut stored, mut refreshed) = (Vec::new(), Vec::new());
+    for round in 0..15 {
+        for (force, times) in [(false, &mut stored), (true, &mut refreshed)] {
+            let started = std::time::Instant::now();
+            let (status, body) = token(&app, "airtable", &user, &org, force).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            times.push(started.elapsed());
+        }
+        assert_eq!(rotating.calls.load(Ordering::SeqCst), round + 1);
+    }
+    let (stored, refreshed) = (median(stored), median(refreshed));
+    let provider = std::time::Duration::from_millis(200);
+    let ours = refreshed.saturating_sub(stored).saturating_sub(provider);
+    println!("token: {stored:?} as stored, {refreshed:?} refreshed (provider 200 ms, ours +{ours:?})");
+    assert!(
+        ours < std::time::Duration::from_millis(300),
+        "a refresh costs a lease write and a commit"
     );
 }

@@ -20,12 +20,16 @@ async fn every_event_is_listed_with_its_status() {
         .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
         .collect();
     files.sort();
-    let mut listed: Vec<String> = EVENTS.iter().map(|(name, _, _)| name.to_string()).collect();
+    let mut listed: Vec<String> = EVENTS
+        .iter()
+        .map(|(name, _, _)| name.to_string())
+        .chain(SCHEDULED_EVENTS.iter().map(|name| name.to_string()))
+        .collect();
     listed.sort();
     assert_eq!(files, listed);
     for endpoint in Function::ALL {
         assert!(
-            files.iter().any(|file| event_function(file) == endpoint),
+            EVENTS.iter().any(|(file, _, _)| event_function(file) == endpoint),
             "no event for {endpoint:?}"
         );
     }

@@ -18,12 +18,27 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use integrations::connections::{ConnectionId, ConnectionStore, DynamoStore};
+use integrations::tokens::TokenSet;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 use support::*;
 use tokio::sync::{mpsc, oneshot};
 use wiremock::MockServer;
 
 const FUNCTIONS: [&str; 4] = ["authorize", "oauth2callback", "credentials", "load"];
+/// Every function binary, built once for all the tests here.
+const BINARIES: [&str; 9] = [
+    "authorize",
+    "oauth2callback",
+    "credentials",
+    "load",
+    "connection",
+    "disconnect",
+    "token",
+    "connections",
+    "refresher",
+];
 
 /// Builds the function binaries with the profile these tests were built with, once per run.
 fn binary(name: &str) -> PathBuf {
@@ -44,7 +59,7 @@ fn binary(name: &str) -> PathBuf {
                 "--bins",
             ])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        for function in FUNCTIONS {
+        for function in BINARIES {
             cargo.args(["-p", function]);
         }
         if release {
@@ -582,4 +597,177 @@ async fn a_warm_function_survives_a_redis_restart() {
 
     server.restart();
     assert_eq!(function.http(authorize()).await.0, 200);
+}
+
+/// A deployment whose connections live in a fresh table of moto's DynamoDB, and a store client
+/// of the test's own on the same table.
+async fn kept_env(fake: &str) -> (HashMap<String, String>, ConnectionStore) {
+    let client = support::moto::client().await;
+    let table = support::moto::create_table(&client).await;
+    let env = vars(
+        fake,
+        &[
+            ("REDIS_URL", &redis_url()),
+            ("CONNECTIONS_TABLE", &table),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &support::moto::endpoint()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("HTTP_TIMEOUT_SECS", "1"),
+        ],
+    );
+    (
+        env,
+        ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer())),
+    )
+}
+
+/// A kept connection whose access token expires `expires_in` seconds from now (a second: due).
+async fn seed(store: &ConnectionStore, provider: &str, refresh_token: &str, expires_in: i64) -> ConnectionId {
+    let id = ConnectionId::new(provider, &unique("org"), &unique("user")).unwrap();
+    let now = integrations::tokens::now();
+    let raw = json!({"access_token": format!("{provider}-access-0"), "refresh_token": refresh_token,
+        "token_type": "bearer", "expires_in": expires_in});
+    let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), now).unwrap();
+    let bytes = serde_json::to_vec(&tokens).unwrap();
+    store
+        .save_connected(&id, &bytes, tokens.expires_at, &[], None, now)
+        .await
+        .unwrap();
+    id
+}
+
+fn token_event(id: &ConnectionId, force: bool) -> String {
+    let force = if force { "true" } else { "false" };
+    let fields = [
+        ("user_id", id.user_id()),
+        ("org_id", id.org_id()),
+        ("force_refresh", force),
+    ];
+    form_event(id.provider(), "token", &fields)
+}
+
+/// 30 `token` requests for one expired connection over 3 function processes: one refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_token_requests_over_three_processes_refresh_once() {
+    let fake = MockServer::start().await;
+    let (env, store) = kept_env(&fake.uri()).await;
+    let id = seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
+    let rotating = fakes::rotating(&fake, "hubspot", "hubspot-refresh-0").await;
+    let processes = [
+        Function::start("token", &env).await,
+        Function::start("token", &env).await,
+        Function::start("token", &env).await,
+    ];
+    let calls = (0..30).map(|n| processes[n % 3].http(token_event(&id, false)));
+    let answers = futures_util::future::join_all(calls).await;
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["access_token"], "hubspot-access-1", "{body}");
+    }
+    assert_eq!(
+        rotating.calls.load(Ordering::SeqCst),
+        1,
+        "exactly one call to the token endpoint"
+    );
+    // The newest refresh token was kept: the next refresh, in another process, succeeds.
+    let (status, _, body) = processes[2].http(token_event(&id, true)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hubspot-access-2"), "{body}");
+}
+
+/// A token endpoint that never answers its first refresh (the process asking is then killed)
+/// and rotates as documented afterwards.
+struct StuckOnce(fakes::Rotating, Arc<std::sync::atomic::AtomicBool>);
+
+impl wiremock::Respond for StuckOnce {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        if !self.1.swap(true, Ordering::SeqCst) {
+            return wiremock::ResponseTemplate::new(504).set_delay(Duration::from_secs(30));
+        }
+        self.0.respond(request)
+    }
+}
+
+/// The lease holder dies mid-refresh: another process takes over once the lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_whose_process_died_is_taken_over_after_its_lease() {
+    let fake = MockServer::start().await;
+    let (env, store) = kept_env(&fake.uri()).await;
+    let id = seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
+    let rotating = fakes::Rotating {
+        provider: "hubspot",
+        current: Arc::new(Mutex::new("hubspot-refresh-0".into())),
+        calls: Arc::default(),
+    };
+    wiremock::Mock::given(wiremock::matchers::path("/hubspot/token"))
+        .respond_with(StuckOnce(rotating.clone(), Arc::default()))
+        .mount(&fake)
+        .await;
+    let holder = Function::start("token", &env).await;
+    holder
+        .api
+        .invocations
+        .send(Invocation {
+            event: token_event(&id, false),
+            reply: oneshot::channel().0,
+        })
+        .await
+        .unwrap();
+    // Killed once its refresh reached the provider, holding the lease.
+    let started = Instant::now();
+    while fake.received_requests().await.unwrap_or_default().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the refresh never reached the provider"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(holder);
+    let lease = store.get(&id).await.unwrap().unwrap();
+    assert!(lease.lease_owner.is_some(), "the dead process holds the lease");
+
+    let taker = Function::start("token", &env).await;
+    let started = Instant::now();
+    let (status, _, body) = taker.http(token_event(&id, false)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("hubspot-access-1"), "{body}");
+    println!("taken over after {:?}", started.elapsed());
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
+    let kept = store.get(&id).await.unwrap().unwrap();
+    assert_eq!((kept.lease_owner, kept.last_refreshed_at.is_some()), (None, true));
+}
+
+/// The scheduled refresher: due connections refreshed, a refused one marked, the rest left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresher_refreshes_what_is_due_on_a_scheduled_event() {
+    let fake = MockServer::start().await;
+    let (env, store) = kept_env(&fake.uri()).await;
+    let due = seed(&store, "hubspot", "hubspot-refresh-0", 60).await;
+    let later = seed(&store, "hubspot", "hubspot-refresh-later", 3600).await;
+    let refused = seed(&store, "airtable", "a-refresh-token-airtable-forgot", 120).await;
+    let rotating = fakes::rotating(&fake, "hubspot", "hubspot-refresh-0").await;
+    // Airtable only knows another refresh token: invalid_grant.
+    fakes::rotating(&fake, "airtable", "airtable-knows-this-one").await;
+    let refresher = Function::start("refresher", &env).await;
+    let event = std::fs::read_to_string(event_path("refresher-scheduled")).unwrap();
+    let Outcome::Response(summary) = refresher.invoke(event).await else {
+        panic!("the refresher reported an error");
+    };
+    assert_eq!(
+        summary,
+        json!({"refreshed": 1, "failed": 0, "needs_reauthorization": 1})
+    );
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
+    let get = |id| {
+        let store = &store;
+        async move { store.get(id).await.unwrap().unwrap() }
+    };
+    assert!(get(&due).await.last_refreshed_at.is_some());
+    assert!(
+        get(&later).await.last_refreshed_at.is_none(),
+        "not due within REFRESH_AHEAD_SECS"
+    );
+    assert_eq!(get(&refused).await.status.as_str(), "needs_reauthorization");
 }

@@ -1,6 +1,8 @@
 //! Local fakes of the providers, answering in their documented wire formats.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -360,4 +362,82 @@ pub async fn mount_provider(
             airtable_meta(server, access_token).await;
         }
     }
+}
+
+/// A token endpoint's refresh grant as each provider documents it, rotating the refresh token:
+/// each works once, a reused one is `invalid_grant`.
+#[derive(Clone)]
+pub struct Rotating {
+    pub provider: &'static str,
+    pub current: Arc<Mutex<String>>,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Rotating {
+    fn grant(&self, request: &Request) -> Option<String> {
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        let basic_ok = auth
+            == Some(
+                basic(
+                    &format!("{}-client-id", self.provider),
+                    &format!("{}-client-secret", self.provider),
+                )
+                .as_str(),
+            );
+        let fields: std::collections::HashMap<String, String> = match self.provider {
+            "notion" => serde_json::from_slice(&request.body).ok()?,
+            _ => form_fields(request),
+        };
+        let client_ok = match self.provider {
+            "hubspot" => {
+                auth.is_none()
+                    && fields.get("client_id").map(String::as_str) == Some("hubspot-client-id")
+                    && fields.get("client_secret").map(String::as_str) == Some("hubspot-client-secret")
+            }
+            _ => basic_ok && !fields.contains_key("client_secret"),
+        };
+        (client_ok && fields.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .then(|| fields.get("refresh_token").cloned())
+            .flatten()
+    }
+}
+
+impl wiremock::Respond for Rotating {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let Some(presented) = self.grant(request) else {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        };
+        let mut current = self.current.lock().unwrap();
+        if presented != *current {
+            return ResponseTemplate::new(400).set_body_json(
+                json!({"error": "invalid_grant", "error_description": "refresh token already used"}),
+            );
+        }
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        *current = format!("{}-refresh-{n}", self.provider);
+        // Slow enough that racing callers find the lease taken.
+        ResponseTemplate::new(200)
+            .set_delay(std::time::Duration::from_millis(200))
+            .set_body_json(json!({
+                "access_token": format!("{}-access-{n}", self.provider),
+                "refresh_token": *current,
+                "token_type": "bearer",
+                "expires_in": 1800
+            }))
+    }
+}
+
+pub async fn rotating(fake: &MockServer, provider: &'static str, first: &str) -> Rotating {
+    let rotating = Rotating {
+        provider,
+        current: Arc::new(Mutex::new(first.to_owned())),
+        calls: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path(format!("/{provider}/token")))
+        .and(move |request: &Request| !String::from_utf8_lossy(&request.body).contains("authorization_code"))
+        .respond_with(rotating.clone())
+        .mount(fake)
+        .await;
+    rotating
 }

@@ -461,6 +461,9 @@ pub const EVENTS: [(&str, u16, &str); 12] = [
     ("connections", 200, r#"{"connections":[],"next_cursor":null}"#),
 ];
 
+/// Events that are no HTTP request: replayed through their function under the Runtime API.
+pub const SCHEDULED_EVENTS: [&str; 1] = ["refresher-scheduled"];
+
 pub fn event_path(name: &str) -> String {
     format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"))
 }
