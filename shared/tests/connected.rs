@@ -153,15 +153,7 @@ async fn a_connection_is_kept_refreshed_once_under_a_race_loaded_and_revoked() {
     );
 
     // Load by connection: the provider refuses the current token once; one refresh, one retry.
-    Mock::given(method("GET"))
-        .and(path("/crm/v3/objects/contacts"))
-        .and(wiremock::matchers::header(
-            "authorization",
-            "Bearer hubspot-access-2",
-        ))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "expired"})))
-        .mount(&fake)
-        .await;
+    refuse(&fake, "hubspot-access-2").await;
     fakes::hubspot_objects(&fake, "hubspot-access-3").await;
     let (status, items) = call(
         &app,
@@ -410,4 +402,180 @@ async fn a_refresh_adds_the_providers_time_and_two_writes() {
         ours < std::time::Duration::from_millis(300),
         "a refresh costs a lease write and a commit"
     );
+}
+
+#[tokio::test]
+async fn a_failing_token_endpoint_is_a_502_and_leaves_the_connection_active() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
+    Mock::given(method("POST"))
+        .and(path("/hubspot/token"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream maintenance"))
+        .mount(&fake)
+        .await;
+    let (status, body) = token(&app, "hubspot", &user, &org, true).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the connection is unchanged"),
+        "{body}"
+    );
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (_, metadata) = call(
+        &app,
+        Function::Connection,
+        query_request(Method::GET, "hubspot", Function::Connection, &ids),
+    )
+    .await;
+    assert_eq!(
+        (metadata["status"].as_str(), &metadata["last_refreshed_at"]),
+        (Some("active"), &Value::Null)
+    );
+    let (status, body) = token(&app, "hubspot", &user, &org, false).await;
+    assert_eq!(
+        (status, body["access_token"].as_str()),
+        (StatusCode::OK, Some("hubspot-access-0"))
+    );
+}
+
+#[tokio::test]
+async fn notion_is_revoked_with_basic_auth_and_a_json_token() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "notion", "notion-access-0").await;
+    Mock::given(method("POST"))
+        .and(path("/notion/revoke"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            basic("notion-client-id", "notion-client-secret").as_str(),
+        ))
+        .and(wiremock::matchers::body_json(
+            json!({ "token": "notion-refresh-0" }),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (status, body) = call(
+        &app,
+        Function::Disconnect,
+        query_request(Method::DELETE, "notion", Function::Disconnect, &ids),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"deleted": true, "revoked": true}))
+    );
+    // Revocation refused: still deleted, not revoked.
+    let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (status, body) = call(
+        &app,
+        Function::Disconnect,
+        query_request(Method::DELETE, "hubspot", Function::Disconnect, &ids),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"deleted": true, "revoked": false}))
+    );
+    let (status, _) = call(
+        &app,
+        Function::Disconnect,
+        query_request(Method::DELETE, "hubspot", Function::Disconnect, &ids),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn connections_are_listed_a_page_at_a_time() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let org = unique("org");
+    for (provider, user) in [("hubspot", "u1"), ("hubspot", "u2"), ("airtable", "u1")] {
+        let (_, url) = call(
+            &app,
+            Function::Authorize,
+            form(
+                provider,
+                Function::Authorize,
+                &[("user_id", user), ("org_id", &org)],
+            ),
+        )
+        .await;
+        let query = query_of(url.as_str().unwrap());
+        let code = unique("code");
+        match provider {
+            "hubspot" => fakes::hubspot_token(&fake, &code, "access").await,
+            _ => fakes::airtable_token(&fake, &code, &query["code_challenge"], "access").await,
+        }
+        let callback = callback(provider, &[("code", &code), ("state", &query["state"])]);
+        assert_eq!(
+            app.handle(Function::OAuth2Callback, callback).await.status(),
+            StatusCode::OK
+        );
+    }
+    let list = |query: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call(
+                app,
+                Function::Connections,
+                query_request(Method::GET, "", Function::Connections, &query),
+            )
+            .await
+        }
+    };
+    let (status, first) = list(vec![("org_id", org.clone()), ("limit", "2".into())]).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let pairs = |page: &Value| -> Vec<(String, String)> {
+        page["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["provider"].as_str().unwrap().to_owned(),
+                    c["user_id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        pairs(&first),
+        [
+            ("airtable".to_owned(), "u1".to_owned()),
+            ("hubspot".to_owned(), "u1".to_owned())
+        ]
+    );
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = list(vec![
+        ("org_id", org.clone()),
+        ("limit", "2".into()),
+        ("cursor", cursor),
+    ])
+    .await;
+    assert_eq!(pairs(&second), [("hubspot".to_owned(), "u2".to_owned())]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let (_, filtered) = list(vec![
+        ("org_id", org.clone()),
+        ("user_id", "u1".into()),
+        ("provider", "hubspot".into()),
+    ])
+    .await;
+    assert_eq!(pairs(&filtered), [("hubspot".to_owned(), "u1".to_owned())]);
+    for bad in [
+        vec![("org_id", org.clone()), ("limit", "101".into())],
+        vec![("org_id", org.clone()), ("cursor", "%%%".into())],
+    ] {
+        let (status, body) = list(bad).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["detail"].is_string());
+    }
 }
