@@ -1,10 +1,10 @@
 # Everyday commands; `make help` lists them. CI runs .ci/run, which runs the same checks.
-.PHONY: help run test lint fmt template build-lambda package measure ci clean
+.PHONY: help run test lint fmt template build-lambda package measure demo-screenshot ci clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-run: ## Serve the four endpoints on 127.0.0.1:8000 with the in-process store
+run: ## Serve every endpoint, the demo page and the sandbox on 127.0.0.1:8000
 	cargo run --release -p local-api
 
 test: ## Run every test (private redis-server and moto_server unless REDIS_URL, AWS_ENDPOINT_URL_DYNAMODB)
@@ -27,6 +27,9 @@ package: build-lambda ## Same as build-lambda: target/lambda/<function>.zip
 
 measure: ## Cold start and peak RSS of each release binary under the emulated Runtime API
 	cargo test --release -p integrations --test runtime_api -- --nocapture every_provider
+
+demo-screenshot: ## Refresh docs/demo.png: the demo page's browser test (needs chromium, chromium-driver)
+	cargo test -p local-api --test browser
 
 ci: ## What CI runs: pinned tools, format, clippy, template, tests, Lambda build, with timings
 	.ci/run

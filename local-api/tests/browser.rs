@@ -1,6 +1,7 @@
 //! The demo page in a real browser: Debian's chromium, headless, driven through chromedriver.
-//! A newcomer connects the sandbox and loads its items, denies a consent and sees why, and
-//! connects Notion (a local fake) the same way. Leaves a screenshot in `docs/demo.png`.
+//! A newcomer connects the sandbox and sees the kept connection (status, expiry, scopes), loads
+//! its items, refreshes its token and disconnects it (revoked); denies a consent and sees why;
+//! and connects Notion (a local fake) the same way. Leaves a screenshot in `docs/demo.png`.
 
 #[path = "../../shared/tests/support/mod.rs"]
 mod support;
@@ -47,32 +48,85 @@ async fn a_newcomer_connects_accounts_in_a_real_browser() {
 async fn flows(browser: Client, base: String) {
     browser.goto(&format!("{base}/")).await.unwrap();
     let main = browser.window().await.unwrap();
+    text_of(&browser, "#status-sandbox", |text| text == "not connected").await;
 
-    // The sandbox: Allow, the popup closes, the connection shows, Load lists the dataset.
+    // The sandbox: Allow, the popup closes, the kept connection shows, Load lists the dataset.
     consent(&browser, "sandbox", "button[value=allow]").await;
     browser.switch_to_window(main.clone()).await.unwrap();
-    text_of(&browser, "#provider-sandbox .state", |text| text == "connected").await;
-    let details = text_of(&browser, "#connection-details", |text| !text.is_empty()).await;
-    assert_eq!(details, "access token expires in 120 s; scope items:read");
+    text_of(&browser, "#status-sandbox", |text| text == "active").await;
+    let expires = text_of(&browser, "#expires-sandbox", |text| !text.is_empty()).await;
+    let expires_at = expires
+        .strip_prefix("expires ")
+        .unwrap_or_else(|| panic!("{expires:?}"));
+    assert_rfc3339(expires_at);
+    assert_eq!(text(&browser, "#scopes-sandbox").await, "items:read");
+    assert_eq!(text(&browser, "#connection-name").await, "Sandbox");
+    assert_eq!(text(&browser, "#detail-status").await, "active");
+    assert_eq!(text(&browser, "#detail-scopes").await, "items:read");
+    assert_eq!(text(&browser, "#detail-expires").await, expires_at);
+    assert_eq!(text(&browser, "#detail-refreshed").await, "not yet");
+    assert_eq!(
+        text(&browser, "#detail-account").await,
+        "Sandbox workspace (sandbox-account)"
+    );
+    text_of(&browser, "#message", |text| text == "Connected Sandbox").await;
     let rows = load(&browser, 14).await;
     assert!(
         rows.contains(&"document Launch plan Launch 2024-05-28T16:45:00Z open".to_owned()),
         "{rows:?}"
     );
+    // Loaded by user and org with the kept token, still fresh: no refresh.
+    assert_eq!(text(&browser, "#detail-refreshed").await, "not yet");
     let screenshot = browser.screenshot().await.unwrap();
     let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
     std::fs::create_dir_all(&docs).unwrap();
     std::fs::write(docs.join("demo.png"), screenshot).unwrap();
 
-    // Disconnect forgets the credentials; Deny leaves the popup open and the page says why.
-    browser
-        .find(Locator::Id("disconnect"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    text_of(&browser, "#provider-sandbox .state", |text| text == "ready").await;
+    // Refresh token: a new token, of which the page shows six characters at most, and its expiry.
+    click(&browser, "refresh").await;
+    let message = text_of(&browser, "#message", |text| text.starts_with("Token refreshed")).await;
+    let (start, expiry) = message
+        .strip_prefix("Token refreshed: ")
+        .and_then(|rest| rest.split_once("… expires "))
+        .unwrap_or_else(|| panic!("{message:?}"));
+    assert!(
+        (1..=6).contains(&start.chars().count()),
+        "at most 6 characters of the token: {message:?}"
+    );
+    assert_rfc3339(expiry);
+    let refreshed = text_of(&browser, "#detail-refreshed", |text| text != "not yet").await;
+    assert_rfc3339(&refreshed);
+    assert_eq!(text(&browser, "#detail-expires").await, expiry);
+    assert_eq!(
+        text(&browser, "#expires-sandbox").await,
+        format!("expires {expiry}")
+    );
+    assert!(expiry >= expires_at, "{expiry} before {expires_at}");
+    // The token the API hands out now is the one the page began to show, and only began to.
+    let token = api_token(&base, "sandbox").await;
+    assert!(token.starts_with(start), "{token} does not start with {start}");
+    let page = text(&browser, "body").await;
+    assert!(!page.contains(&token), "the whole token is on the page");
+
+    // Disconnect revokes at the sandbox (RFC 7009) and deletes the connection.
+    click(&browser, "disconnect").await;
+    let message = text_of(&browser, "#message", |text| text.starts_with("Disconnected")).await;
+    assert!(
+        message.starts_with("Disconnected Sandbox (deleted: true, revoked: true)"),
+        "{message:?}"
+    );
+    text_of(&browser, "#status-sandbox", |text| text == "not connected").await;
+    assert_eq!(text(&browser, "#expires-sandbox").await, "");
+    let section = browser.find(Locator::Id("connection")).await.unwrap();
+    assert!(!section.is_displayed().await.unwrap(), "no connection to show");
+    let gone = reqwest::get(format!(
+        "{base}/integrations/sandbox/connection?org_id=demo-org&user_id=demo-user"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(gone.status(), 404);
+
+    // Deny leaves the popup open and the page says why; no connection appears.
     let popup = consent(&browser, "sandbox", "button[value=deny]").await;
     browser.switch_to_window(main.clone()).await.unwrap();
     let error = text_of(&browser, "#error", |text| !text.is_empty()).await;
@@ -80,14 +134,9 @@ async fn flows(browser: Client, base: String) {
         error,
         "Sandbox refused the request: access_denied: The user denied access"
     );
+    assert_eq!(text(&browser, "#status-sandbox").await, "not connected");
     browser.switch_to_window(popup).await.unwrap();
-    let page = browser
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = text(&browser, "body").await;
     assert!(
         page.starts_with("Connection failed"),
         "the popup stays, saying why: {page}"
@@ -95,16 +144,68 @@ async fn flows(browser: Client, base: String) {
     browser.close_window().await.unwrap();
     browser.switch_to_window(main.clone()).await.unwrap();
 
-    // A real provider's flow, the same page and the same handlers: Notion, faked locally.
+    // A real provider's flow, the same page and the same handlers: Notion, faked locally; its
+    // tokens do not expire. The connection outlives the page: reloaded, it is still there.
     consent(&browser, "notion", "#allow").await;
     browser.switch_to_window(main).await.unwrap();
-    text_of(&browser, "#provider-notion .state", |text| text == "connected").await;
+    text_of(&browser, "#status-notion", |text| text == "active").await;
+    browser.refresh().await.unwrap();
+    text_of(&browser, "#status-notion", |text| text == "active").await;
+    assert_eq!(text(&browser, "#expires-notion").await, "no expiry");
+    assert_eq!(text(&browser, "#connection-name").await, "Notion");
+    assert_eq!(text(&browser, "#status-sandbox").await, "not connected");
     let rows = load(&browser, 3).await;
     assert!(
         rows.iter()
             .any(|row| row.starts_with("page Notes Write the launch post")),
         "{rows:?}"
     );
+}
+
+/// Asserts `text` is a UTC RFC 3339 time as the API writes it: `2026-11-28T19:30:00Z`.
+fn assert_rfc3339(text: &str) {
+    let shape = text
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { c })
+        .collect::<String>();
+    assert_eq!(shape, "0000-00-00T00:00:00Z", "not an RFC 3339 time: {text:?}");
+}
+
+/// The access token `POST /token` hands out now for the demo's user and org.
+async fn api_token(base: &str, provider: &str) -> String {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/integrations/{provider}/token"))
+        .form(&[("user_id", "demo-user"), ("org_id", "demo-org")])
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn click(browser: &Client, id: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of the element at `css` now (empty when hidden).
+async fn text(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .text()
+        .await
+        .unwrap()
 }
 
 /// Clicks Connect, then `decision` in the popup that opens; returns the popup's handle.
@@ -135,13 +236,7 @@ async fn consent(browser: &Client, provider: &str, decision: &str) -> fantoccini
 
 /// Clicks Load and waits for `count` rows; the rows' text.
 async fn load(browser: &Client, count: usize) -> Vec<String> {
-    browser
-        .find(Locator::Id("load"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "load").await;
     let shown = text_of(browser, "#count", |text| !text.is_empty()).await;
     assert_eq!(shown, format!("({count})"));
     let mut rows = Vec::new();
@@ -190,7 +285,11 @@ async fn serve(fake: &MockServer) -> String {
     let address = listener.local_addr().unwrap();
     let base = format!("http://{address}");
     let callback = format!("{base}/integrations/notion/oauth2callback");
-    let vars = vars(&fake.uri(), &[("NOTION_REDIRECT_URI", &callback)]);
+    // Sandbox tokens live 120 s: below the default 300 s margin every load would refresh them.
+    let vars = vars(
+        &fake.uri(),
+        &[("NOTION_REDIRECT_URI", &callback), ("REFRESH_MARGIN_SECS", "10")],
+    );
     let server = local_api::Server::build(address, |name| vars.get(name).cloned())
         .await
         .unwrap();
@@ -280,7 +379,7 @@ impl Driver {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1100,1250",
+            "--window-size=1100,1700",
             &format!("--user-data-dir={}", self.profile.display()),
         ];
         let capabilities = json!({ "goog:chromeOptions": { "binary": CHROMIUM, "args": args } });

@@ -296,8 +296,12 @@ async fn serves_the_demo_page_locked_down() {
 async fn the_demo_lists_what_a_provider_still_needs() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let server = local_api::Server::build(address, |name| {
-        (name == "HUBSPOT_CLIENT_ID").then(|| "only-the-id".to_owned())
+    // Its own data directory, not `.data` in the crate.
+    let data_dir = std::env::temp_dir().join(format!("demo-needs-{}", address.port()));
+    let server = local_api::Server::build(address, |name| match name {
+        "HUBSPOT_CLIENT_ID" => Some("only-the-id".to_owned()),
+        "DATA_DIR" => Some(data_dir.display().to_string()),
+        _ => None,
     })
     .await
     .unwrap();

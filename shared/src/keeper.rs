@@ -168,9 +168,9 @@ impl Keeper {
         .await
         .map_err(|error| match error {
             RefreshError::NotFound => not_found(),
+            // A refused refresh token, or tokens this deployment's keys no longer open.
             RefreshError::NeedsReauthorization => Error::Conflict(format!(
-                "The {} connection needs reauthorization: the provider refused its refresh token; \
-                     connect again through /authorize",
+                "The {} connection needs reauthorization: connect again through /authorize",
                 provider.spec.display_name
             )),
             RefreshError::Transient(reason) => Error::ProviderFailed {
