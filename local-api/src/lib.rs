@@ -1,8 +1,11 @@
 //! `local-api`: every endpoint on one port, routed by the same table the template's routes are
 //! checked against, through the same handlers as on Lambda; besides them, the sandbox provider
-//! under `/sandbox/` and a demo page at `/`.
+//! under `/sandbox/`, a demo page at `/`, and the OpenAPI document at `/openapi.json` with its
+//! reference at `/docs`.
 
 mod demo;
+mod docs;
+pub mod openapi;
 mod sandbox;
 
 use std::collections::HashMap;
@@ -82,7 +85,7 @@ pub async fn main() -> std::process::ExitCode {
         }
     };
     tracing::info!(
-        "serving on http://{address}/: the demo page, the API under /integrations/{{provider}}/..., the sandbox under /sandbox/"
+        "serving on http://{address}/: the demo page, the API under /integrations/{{provider}}/..., its reference at /docs, the sandbox under /sandbox/"
     );
     tokio::select! {
         () = serve(server, listener) => {}
@@ -118,10 +121,12 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) {
 
 impl Server {
     /// Routes as API Gateway does: path parameters set, the body handed over whole. The demo's
-    /// files and the sandbox come first; neither shares a path with the API.
+    /// files, the docs and the sandbox come first; none shares a path with the API.
     async fn route(&self, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
-        if let Some(response) = demo::serve(&parts.method, parts.uri.path(), &self.providers) {
+        if let Some(response) = demo::serve(&parts.method, parts.uri.path(), &self.providers)
+            .or_else(|| docs::serve(&parts.method, parts.uri.path()))
+        {
             return response;
         }
         if parts.uri.path().starts_with("/sandbox/") {
@@ -135,7 +140,13 @@ impl Server {
         let (function, parameters) = match self.router.at(parts.method.as_str(), parts.uri.path()) {
             Routed::Found { function, parameters } => (function, parameters),
             Routed::MethodNotAllowed => {
-                return not_routed(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+                // RFC 9110 §15.5.6: a 405 says which methods the path has.
+                let mut response = not_routed(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+                let allowed = self.router.allowed(parts.uri.path()).join(", ");
+                if let Ok(allowed) = http::HeaderValue::from_str(&allowed) {
+                    response.headers_mut().insert(http::header::ALLOW, allowed);
+                }
+                return response;
             }
             Routed::NotFound => return not_routed(StatusCode::NOT_FOUND, "Not Found"),
         };

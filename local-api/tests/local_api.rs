@@ -108,6 +108,18 @@ async fn routes_like_api_gateway() {
             .await
             .unwrap();
         assert_eq!(response.status().as_u16(), status, "{path}");
+        if status == 405 {
+            let allowed = response
+                .headers()
+                .get("allow")
+                .map(|allow| allow.to_str().unwrap().to_owned());
+            let expected = if path.ends_with("authorize") {
+                "POST"
+            } else {
+                "GET"
+            };
+            assert_eq!(allowed.as_deref(), Some(expected), "{path}");
+        }
         let body: Value = response.json().await.unwrap();
         assert!(body["detail"].as_str().unwrap().contains(detail), "{body}");
     }

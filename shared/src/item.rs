@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Fields are `null` where the provider does not say.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Item {
     pub id: Option<String>,
     #[serde(rename = "type")]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::connections::refresh::{self, GrantFailure, RefreshError, RefreshOptions, Refreshed};
 use crate::connections::{
-    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome,
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status,
 };
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
@@ -34,15 +34,20 @@ pub struct Keeper {
 
 /// What clients see of a connection: never a token.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metadata {
     pub provider: String,
     pub org_id: String,
     pub user_id: String,
-    pub status: &'static str,
+    pub status: Status,
     pub scopes: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub expires_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub last_refreshed_at: Option<String>,
     pub account: Option<Account>,
 }
@@ -53,7 +58,7 @@ impl From<&Connection> for Metadata {
             provider: connection.id.provider().to_owned(),
             org_id: connection.id.org_id().to_owned(),
             user_id: connection.id.user_id().to_owned(),
-            status: connection.status.as_str(),
+            status: connection.status,
             scopes: connection.scopes.clone(),
             expires_at: connection.expires_at.and_then(rfc3339),
             created_at: rfc3339(connection.created_at),

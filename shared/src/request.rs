@@ -20,9 +20,26 @@ pub struct Fields(Map<String, Value>);
 
 /// Who a connection belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Identity {
+    #[cfg_attr(feature = "openapi", schema(schema_with = id_schema))]
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = id_schema))]
     pub org_id: String,
+}
+
+/// An id as [`Fields::identity`] reads it: non-blank text of at most [`MAX_ID_BYTES`] bytes (a
+/// schema's `maxLength` counts characters, hence the words), or a JSON number taken as its text.
+#[cfg(feature = "openapi")]
+pub fn id_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+        .min_length(Some(1))
+        .max_length(Some(MAX_ID_BYTES))
+        .pattern(Some(r"\S"))
+        .description(Some(format!("Not blank, at most {MAX_ID_BYTES} bytes of UTF-8")))
+        .build()
 }
 
 impl Fields {
@@ -105,6 +122,18 @@ impl Fields {
             Value::String(text) => Some(text.clone()),
             Value::Number(number) => Some(number.to_string()),
             _ => None,
+        }
+    }
+
+    /// A yes/no field: a JSON boolean, or `true`/`1`, `false`/`0` as text; absent or empty is no.
+    pub fn flag(&self, name: &str) -> Result<bool> {
+        if let Some(Value::Bool(flag)) = self.0.get(name) {
+            return Ok(*flag);
+        }
+        match self.text(name).as_deref() {
+            None | Some("" | "false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(Error::Unprocessable(format!("{name} must be true or false"))),
         }
     }
 

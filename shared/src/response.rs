@@ -15,6 +15,13 @@ use crate::error::Error;
 
 pub type Response = http::Response<Body>;
 
+/// The body of every JSON error, as the original service's clients read it.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Detail {
+    pub detail: String,
+}
+
 pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     let body = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
     let mut response = Response::new(Body::Text(body));
@@ -119,7 +126,9 @@ pub fn error(error: &Error, format: ErrorFormat) -> Response {
     match format {
         ErrorFormat::Json => json_response(
             error.status(),
-            &serde_json::json!({ "detail": error.to_string() }),
+            &Detail {
+                detail: error.to_string(),
+            },
         ),
         ErrorFormat::Html => html_response(error.status(), &callback_page(Some(&error.to_string()))),
     }

@@ -180,6 +180,14 @@ impl Router {
             None => Routed::MethodNotAllowed,
         }
     }
+
+    /// The methods `path` is served with, for a 405's `Allow`; none when it routes nowhere.
+    pub fn allowed(&self, path: &str) -> Vec<&'static str> {
+        self.0
+            .at(path)
+            .map(|matched| matched.value.iter().map(|(method, _)| *method).collect())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +220,11 @@ mod tests {
             router.at("GET", "/integrations/notion/load"),
             Routed::MethodNotAllowed
         );
+        assert_eq!(
+            router.allowed("/integrations/notion/connection"),
+            ["GET", "DELETE"]
+        );
+        assert!(router.allowed("/nothing").is_empty());
         assert_eq!(
             router.at("POST", "/integrations/notion/load/more"),
             Routed::NotFound

@@ -126,6 +126,7 @@ fn hex(bytes: &[u8]) -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     Active,
     /// The provider refused the refresh token: only a new OAuth consent revives the connection.
@@ -151,6 +152,7 @@ impl Status {
 
 /// The provider account the tokens act for, as far as the provider said.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: Option<String>,
     pub name: Option<String>,

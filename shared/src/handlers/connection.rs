@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Context, Handler};
 use crate::error::Result;
@@ -24,6 +24,14 @@ pub struct Connection {
 pub struct Disconnect {
     providers: Providers,
     keeper: Arc<Keeper>,
+}
+
+/// The disconnect's answer; `revoked` is false where the provider has no revocation or it failed.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Disconnected {
+    pub deleted: bool,
+    pub revoked: bool,
 }
 
 /// `org_id` and `user_id` from the query string.
@@ -69,7 +77,10 @@ impl Handler for Disconnect {
         let revoked = self.keeper.disconnect(provider, &id).await?;
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "deleted": true, "revoked": revoked }),
+            &Disconnected {
+                deleted: true,
+                revoked,
+            },
         ))
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Context, Handler};
 use crate::error::{Error, Result};
@@ -15,8 +15,16 @@ use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
 
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 100;
+
+/// A page of an org's connections; `next_cursor` is `null` on the last one.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectionsPage {
+    pub connections: Vec<Metadata>,
+    pub next_cursor: Option<String>,
+}
 
 pub struct Connections {
     keeper: Arc<Keeper>,
@@ -61,10 +69,12 @@ impl Handler for Connections {
                 text("cursor").as_deref(),
             )
             .await?;
-        let connections: Vec<Metadata> = page.iter().map(Metadata::from).collect();
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "connections": connections, "next_cursor": next }),
+            &ConnectionsPage {
+                connections: page.iter().map(Metadata::from).collect(),
+                next_cursor: next,
+            },
         ))
     }
 }

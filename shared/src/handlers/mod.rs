@@ -17,12 +17,12 @@ use lambda_http::{Request, RequestExt};
 use tracing::Instrument;
 
 pub use authorize::Authorize;
-pub use connection::{Connection, Disconnect};
-pub use connections::Connections;
+pub use connection::{Connection, Disconnect, Disconnected};
+pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT, MAX_LIMIT};
 pub use credentials::Credentials;
 pub use load::Load;
 pub use oauth2callback::OAuth2Callback;
-pub use token::Token;
+pub use token::{AccessToken, Token};
 
 use crate::access::Access;
 use crate::error::Result;

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use lambda_http::Request;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{Context, Handler};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::keeper::{self, rfc3339, Keeper};
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
@@ -18,6 +18,17 @@ use crate::routes::Function;
 pub struct Token {
     providers: Providers,
     keeper: Arc<Keeper>,
+}
+
+/// The answer: a token fit for use now, and until when.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccessToken {
+    pub access_token: String,
+    pub token_type: String,
+    /// `null` when the provider's tokens do not expire on a schedule (Notion's).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub expires_at: Option<String>,
 }
 
 impl Handler for Token {
@@ -34,11 +45,7 @@ impl Handler for Token {
         let provider = self.providers.get(&context.provider, Needs::CLIENT)?;
         let fields = Fields::from_request(&request).await?;
         let identity = fields.identity()?;
-        let force = match fields.text("force_refresh").as_deref() {
-            None | Some("" | "false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(_) => return Err(Error::Unprocessable("force_refresh must be true or false".into())),
-        };
+        let force = fields.flag("force_refresh")?;
         let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
         let tokens = self
             .keeper
@@ -47,11 +54,11 @@ impl Handler for Token {
             .tokens;
         Ok(json_response(
             StatusCode::OK,
-            &json!({
-                "access_token": tokens.access_token,
-                "token_type": tokens.token_type,
-                "expires_at": tokens.expires_at.and_then(rfc3339),
-            }),
+            &AccessToken {
+                access_token: tokens.access_token,
+                token_type: tokens.token_type,
+                expires_at: tokens.expires_at.and_then(rfc3339),
+            },
         ))
     }
 }

@@ -1,0 +1,636 @@
+//! The OpenAPI 3.1 document of what local-api serves: every route of [`ROUTES`] and the
+//! sandbox's. Built from the route table and the types the handlers read and answer with, so
+//! that it cannot drift from them; `GET /openapi.json` serves it and the repository keeps a copy
+//! (`openapi.json`) that a test holds equal to it.
+
+use integrations::connections::{Account, Status};
+use integrations::handlers::{AccessToken, ConnectionsPage, Disconnected, DEFAULT_LIMIT, MAX_LIMIT};
+use integrations::item::Item;
+use integrations::keeper::Metadata;
+use integrations::providers::PROVIDERS;
+use integrations::request::{id_schema, Identity, MAX_ID_BYTES};
+use integrations::response::Detail;
+use integrations::routes::{Function, ROUTES};
+use serde_json::json;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr, Required,
+    ResponseBuilder, Schema, Tag,
+};
+use utoipa::PartialSchema;
+
+/// The encodings every endpoint with a body accepts (`request::Fields::from_request`).
+const BODY_TYPES: [&str; 3] = [
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/json",
+];
+const JSON: &str = "application/json";
+const HTML: &str = "text/html; charset=utf-8";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The sandbox's own operations, which local-api serves beside [`ROUTES`].
+pub const SANDBOX_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/sandbox/oauth/authorize"),
+    ("POST", "/sandbox/oauth/authorize"),
+    ("POST", "/sandbox/oauth/token"),
+    ("POST", "/sandbox/oauth/revoke"),
+    ("GET", "/sandbox/api/items"),
+];
+
+pub fn document() -> OpenApi {
+    let mut paths = Paths::new();
+    for route in ROUTES {
+        paths.add_path_operation(route.path, vec![method(route.method)], operation(route.function));
+    }
+    for &(verb, path) in SANDBOX_ROUTES {
+        paths.add_path_operation(path, vec![method(verb)], sandbox_operation(verb, path));
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("integrations")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "OAuth connections to Notion, HubSpot and Airtable, and their items in one shape. \
+                     Every JSON error is `{\"detail\": \"…\"}`. The sandbox provider and `/sandbox/` \
+                     are local-api's only.",
+                ))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(
+            ComponentsBuilder::new()
+                .schema_from::<Item>()
+                .schema_from::<Metadata>()
+                .schema_from::<Status>()
+                .schema_from::<Account>()
+                .schema_from::<Identity>()
+                .schema_from::<Detail>()
+                .schema_from::<AccessToken>()
+                .schema_from::<Disconnected>()
+                .schema_from::<ConnectionsPage>()
+                .schema("ProviderTokens", provider_tokens())
+                .schema("LoadRequest", load_request())
+                .schema("TokenRequest", token_request())
+                .schema("SandboxTokens", sandbox_tokens())
+                .schema("SandboxItems", sandbox_items())
+                .schema("OAuthError", oauth_error())
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(
+                        Http::builder()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .description(Some("One of API_KEYS as `Authorization: Bearer <key>`"))
+                            .build(),
+                    ),
+                )
+                .security_scheme(
+                    "api_key",
+                    SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                        "x-api-key",
+                        "One of API_KEYS",
+                    ))),
+                )
+                .security_scheme(
+                    "sandbox_client",
+                    SecurityScheme::Http(
+                        Http::builder()
+                            .scheme(HttpAuthScheme::Basic)
+                            .description(Some(
+                                "The sandbox client's id and secret (or client_id and client_secret in the form)",
+                            ))
+                            .build(),
+                    ),
+                )
+                .build(),
+        ))
+        .tags(Some([
+            Tag::new("integrations"),
+            Tag::new("connections"),
+            Tag::new("sandbox"),
+        ]))
+        .build()
+}
+
+/// The document as the repository keeps it: pretty JSON, ending with a newline.
+pub fn json() -> String {
+    let mut json = document().to_pretty_json().expect("the document serializes");
+    json.push('\n');
+    json
+}
+
+fn method(verb: &str) -> HttpMethod {
+    match verb {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "DELETE" => HttpMethod::Delete,
+        other => unreachable!("no route uses {other}"),
+    }
+}
+
+/// Each function's parameters, body and every status it can answer with. The match is
+/// exhaustive: a new function does not compile until it is described here.
+fn operation(function: Function) -> OperationBuilder {
+    use Function::*;
+    let (summary, ok, errors): (&str, _, &[u16]) = match function {
+        Authorize => (
+            "Start a consent: the provider's consent URL, with a fresh single-use state",
+            json_answer("The consent URL", url()),
+            &[400, 401, 404, 413, 415, 422, 503],
+        ),
+        OAuth2Callback => (
+            "The provider's redirect back: exchanges the code, keeps the tokens, closes the popup",
+            ResponseBuilder::new()
+                .description("A page that closes the popup")
+                .content(HTML, ContentBuilder::new().schema(Some(html())).build())
+                .build(),
+            &[400, 401, 404, 502, 503, 504],
+        ),
+        Credentials => (
+            "The tokens of the last consent, once (kept 10 minutes)",
+            json_answer(
+                "The provider's token response as it sent it",
+                reference("ProviderTokens"),
+            ),
+            &[400, 401, 404, 413, 415, 422, 503],
+        ),
+        Load => (
+            "Every item a token (or a kept connection) can see",
+            json_answer(
+                "Every item, every page followed",
+                ArrayBuilder::new().items(reference("Item")).build(),
+            ),
+            &[400, 401, 404, 409, 413, 415, 422, 502, 503, 504],
+        ),
+        Connection => (
+            "A connection's metadata, never a token",
+            json_answer("The connection", reference("Metadata")),
+            &[401, 404, 422, 503],
+        ),
+        Disconnect => (
+            "Revoke at the provider where it documents how, then forget the connection",
+            json_answer("Deleted", reference("Disconnected")),
+            &[401, 404, 422, 503],
+        ),
+        Token => (
+            "An access token, refreshed first when due or forced",
+            json_answer("A token fit for use", reference("AccessToken")),
+            &[400, 401, 404, 409, 413, 415, 422, 502, 503, 504],
+        ),
+        Connections => (
+            "An org's connections, a page at a time",
+            json_answer("A page", reference("ConnectionsPage")),
+            &[401, 422, 503],
+        ),
+    };
+    let mut operation = OperationBuilder::new()
+        .operation_id(Some(function.name()))
+        .summary(Some(summary))
+        .tag(
+            if matches!(function, Connection | Disconnect | Token | Connections) {
+                "connections"
+            } else {
+                "integrations"
+            },
+        )
+        .response("200", ok);
+    for &status in errors {
+        operation = operation.response(status.to_string(), error_answer(function, status));
+    }
+    if function.route().path.contains("{provider}") {
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name("provider")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("Any other name is answered 404"))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(PROVIDERS.iter().map(|spec| spec.name))),
+                )),
+        );
+    }
+    operation = match function {
+        Authorize | Credentials => operation.request_body(Some(body(reference("Identity")))),
+        Load => operation.request_body(Some(body(reference("LoadRequest")))),
+        Token => operation.request_body(Some(body(reference("TokenRequest")))),
+        OAuth2Callback => ["code", "state", "error", "error_description"]
+            .into_iter()
+            .fold(operation, |operation, name| {
+                operation.parameter(query(name, false, string()))
+            }),
+        Connection | Disconnect => {
+            operation
+                .parameter(query("org_id", true, id()))
+                .parameter(query("user_id", true, id()))
+        }
+        Connections => operation
+            .parameter(query("org_id", true, filter_id()))
+            .parameter(query("user_id", false, filter_id()))
+            .parameter(query("provider", false, string()))
+            .parameter(query(
+                "limit",
+                false,
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_LIMIT as u32))
+                    .default(Some(json!(DEFAULT_LIMIT)))
+                    .into(),
+            ))
+            .parameter(query(
+                "cursor",
+                false,
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("next_cursor of the previous page"))
+                    .into(),
+            )),
+    };
+    // The callback is reached by the user's browser: its guard is the single-use state.
+    if function.is_browser_facing() {
+        operation.securities(Some([]))
+    } else {
+        operation.securities(Some([
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+            // Without API_KEYS every endpoint is open.
+            SecurityRequirement::default(),
+        ]))
+    }
+}
+
+/// An error answer: `{"detail"}`, or for the callback the page saying why. A path that routes
+/// nowhere (a provider with a `/`) is local-api's JSON 404, whatever the function.
+fn error_answer(function: Function, status: u16) -> RefOr<utoipa::openapi::Response> {
+    let detail = ContentBuilder::new().schema(Some(reference("Detail"))).build();
+    let mut response = ResponseBuilder::new().description(error_description(status));
+    if function.is_browser_facing() {
+        response = response.content(HTML, ContentBuilder::new().schema(Some(html())).build());
+        if status == 404 {
+            response = response.content(JSON, detail);
+        }
+    } else {
+        response = response.content(JSON, detail);
+    }
+    response.build().into()
+}
+
+fn error_description(status: u16) -> &'static str {
+    match status {
+        400 => "Malformed input, or the provider refused the request (an invalid or used code)",
+        401 => "A missing or wrong API key, or a token the provider refused",
+        404 => "Unknown provider, or nothing found (credentials, connection)",
+        409 => "The connection needs a new consent",
+        413 => "The body is over 1 MiB",
+        415 => "A content type other than form, multipart or JSON",
+        422 => "A missing or invalid field",
+        502 => "The provider failed, after bounded retries",
+        503 => "The provider is not configured (the detail names what to set), or the store is unavailable",
+        504 => "The provider or the deadline ran out of time",
+        _ => unreachable!("no function answers {status}"),
+    }
+}
+
+fn json_answer(description: &str, schema: impl Into<RefOr<Schema>>) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(JSON, ContentBuilder::new().schema(Some(schema)).build())
+        .build()
+}
+
+/// A required body, the same schema in each accepted encoding.
+fn body(schema: RefOr<Schema>) -> RequestBody {
+    BODY_TYPES
+        .into_iter()
+        .fold(RequestBodyBuilder::new(), |body, content_type| {
+            body.content(
+                content_type,
+                ContentBuilder::new().schema(Some(schema.clone())).build(),
+            )
+        })
+        .required(Some(Required::True))
+        .build()
+}
+
+fn query(name: &str, required: bool, schema: RefOr<Schema>) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(if required { Required::True } else { Required::False })
+        .schema(Some(schema))
+}
+
+fn reference(name: &str) -> RefOr<Schema> {
+    Ref::from_schema_name(name).into()
+}
+
+fn string() -> RefOr<Schema> {
+    ObjectBuilder::new().schema_type(Type::String).into()
+}
+
+fn url() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uri".into())))
+        .into()
+}
+
+fn html() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("text/html")
+        .into()
+}
+
+fn id() -> RefOr<Schema> {
+    id_schema().into()
+}
+
+/// `/connections` filters by an id as given: a blank one matches nothing rather than being refused.
+fn filter_id() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_ID_BYTES))
+        .into()
+}
+
+/// What `/credentials` hands out: the provider's token response, which always has an access token.
+fn provider_tokens() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "access_token",
+            ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)),
+        )
+        .required("access_token")
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+        .description(Some(
+            "The provider's token response as it sent it (Notion's workspace_id and owner, \
+             Airtable's refresh_expires_in, ...)",
+        ))
+        .into()
+}
+
+/// A load by `credentials` (the object `/credentials` returned, or its JSON text, which is what a
+/// form can carry), or by `user_id` and `org_id` of a kept connection.
+fn load_request() -> Schema {
+    let by_credentials = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "credentials",
+            AnyOfBuilder::new().item(reference("ProviderTokens")).item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .content_media_type(JSON)
+                    .description(Some("The object as JSON text")),
+            ),
+        )
+        .required("credentials");
+    AnyOfBuilder::new()
+        .item(by_credentials)
+        .item(reference("Identity"))
+        .into()
+}
+
+fn token_request() -> Schema {
+    let flag = AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["true", "false", "1", "0", ""])),
+        )
+        .description(Some("Refresh even when the token is not due"));
+    let mut request = match Identity::schema() {
+        RefOr::T(Schema::Object(identity)) => identity,
+        _ => unreachable!("Identity is an object"),
+    };
+    request.properties.insert("force_refresh".into(), flag.into());
+    request.into()
+}
+
+/// The sandbox's operations: an RFC 6749 authorization server and a small resource API.
+fn sandbox_operation(verb: &str, path: &str) -> OperationBuilder {
+    let operation = OperationBuilder::new().tag("sandbox");
+    let page = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(HTML, ContentBuilder::new().schema(Some(html())).build())
+            .build()
+    };
+    let redirect = ResponseBuilder::new()
+        .description("Back to the client's redirect_uri, with a code or an error (RFC 6749 §4.1.2)")
+        .header("Location", HeaderBuilder::new().schema(url()).build())
+        .build();
+    let oauth = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                JSON,
+                ContentBuilder::new()
+                    .schema(Some(reference("OAuthError")))
+                    .build(),
+            )
+            .build()
+    };
+    let client = || {
+        [
+            SecurityRequirement::new("sandbox_client", Vec::<String>::new()),
+            // client_secret_post: the credentials in the form instead.
+            SecurityRequirement::default(),
+        ]
+    };
+    let authorization_fields = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "scope",
+        "code_challenge",
+        "code_challenge_method",
+    ];
+    match (verb, path) {
+        ("GET", "/sandbox/oauth/authorize") => authorization_fields
+            .into_iter()
+            .fold(operation, |operation, name| {
+                operation.parameter(query(name, false, string()))
+            })
+            .operation_id(Some("sandbox_authorize_page"))
+            .summary(Some("The consent page"))
+            .response("200", page("The consent form"))
+            .response("303", redirect)
+            .response(
+                "400",
+                page("An unknown client or redirect_uri, shown to the user"),
+            ),
+        ("POST", "/sandbox/oauth/authorize") => {
+            let mut form = ObjectBuilder::new().schema_type(Type::Object).property(
+                "decision",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["allow", "deny"])),
+            );
+            for name in authorization_fields {
+                form = form.property(name, ObjectBuilder::new().schema_type(Type::String));
+            }
+            operation
+                .operation_id(Some("sandbox_authorize_decision"))
+                .summary(Some("The user's answer to the consent page"))
+                .request_body(Some(form_body(form.into())))
+                .response("303", redirect)
+                .response("400", page("Not a form, or an unknown client or redirect_uri"))
+        }
+        ("POST", "/sandbox/oauth/token") => operation
+            .operation_id(Some("sandbox_token"))
+            .summary(Some(
+                "The token endpoint: authorization_code and refresh_token grants",
+            ))
+            .request_body(Some(form_body(form_of(&[
+                "grant_type",
+                "code",
+                "redirect_uri",
+                "code_verifier",
+                "refresh_token",
+                "scope",
+                "client_id",
+                "client_secret",
+            ]))))
+            .securities(Some(client()))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("New tokens")
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(reference("SandboxTokens")))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .response("400", oauth("A malformed request or a refused grant"))
+            .response("401", oauth("Client authentication failed")),
+        ("POST", "/sandbox/oauth/revoke") => operation
+            .operation_id(Some("sandbox_revoke"))
+            .summary(Some(
+                "RFC 7009 revocation: 200 whether or not the token was known",
+            ))
+            .request_body(Some(form_body(form_of(&["token", "client_id", "client_secret"]))))
+            .securities(Some(client()))
+            .response("200", ResponseBuilder::new().description("Revoked").build())
+            .response("400", oauth("A malformed request"))
+            .response("401", oauth("Client authentication failed")),
+        ("GET", "/sandbox/api/items") => operation
+            .operation_id(Some("sandbox_items"))
+            .summary(Some("A page of the sandbox workspace's folders and documents"))
+            .parameter(query("cursor", false, string()))
+            .parameter(query(
+                "page_size",
+                false,
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(100))
+                    .into(),
+            ))
+            .securities(Some([SecurityRequirement::new("bearer", Vec::<String>::new())]))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("A page")
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(reference("SandboxItems")))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .response("400", oauth("A malformed page_size or cursor"))
+            .response(
+                "401",
+                oauth("A missing, unknown, revoked or expired access token"),
+            ),
+        _ => unreachable!("{verb} {path} is not a sandbox route"),
+    }
+}
+
+fn form_body(schema: RefOr<Schema>) -> RequestBody {
+    RequestBodyBuilder::new()
+        .content(FORM, ContentBuilder::new().schema(Some(schema)).build())
+        .required(Some(Required::True))
+        .build()
+}
+
+/// A form of optional text fields: the sandbox checks them itself and answers RFC 6749 errors.
+fn form_of(names: &[&str]) -> RefOr<Schema> {
+    names
+        .iter()
+        .fold(ObjectBuilder::new().schema_type(Type::Object), |form, name| {
+            form.property(*name, ObjectBuilder::new().schema_type(Type::String))
+        })
+        .into()
+}
+
+fn sandbox_tokens() -> Schema {
+    let mut tokens = ObjectBuilder::new().schema_type(Type::Object);
+    for name in [
+        "access_token",
+        "token_type",
+        "refresh_token",
+        "scope",
+        "account_id",
+        "account_name",
+    ] {
+        tokens = tokens
+            .property(name, ObjectBuilder::new().schema_type(Type::String))
+            .required(name);
+    }
+    tokens
+        .property("expires_in", ObjectBuilder::new().schema_type(Type::Integer))
+        .required("expires_in")
+        .into()
+}
+
+fn sandbox_items() -> Schema {
+    let nullable = || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+    let mut item = ObjectBuilder::new().schema_type(Type::Object);
+    for name in ["id", "kind", "name", "created_at", "updated_at", "url"] {
+        item = item
+            .property(name, ObjectBuilder::new().schema_type(Type::String))
+            .required(name);
+    }
+    item = item.property("parent_id", nullable()).required("parent_id");
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("items", ArrayBuilder::new().items(item))
+        .required("items")
+        .property("next_cursor", nullable())
+        .required("next_cursor")
+        .into()
+}
+
+/// RFC 6749 §5.2.
+fn oauth_error() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("error", ObjectBuilder::new().schema_type(Type::String))
+        .required("error")
+        .property(
+            "error_description",
+            ObjectBuilder::new().schema_type(Type::String),
+        )
+        .into()
+}
