@@ -1,5 +1,5 @@
 # Everyday commands; `make help` lists them. CI runs .ci/run, which runs the same checks.
-.PHONY: help run test lint fmt template build-lambda package measure ci clean
+.PHONY: help run test lint fmt template build-lambda package measure bench ci clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ package: build-lambda ## Same as build-lambda: target/lambda/<function>.zip
 
 measure: ## Cold start and peak RSS of each release binary under the emulated Runtime API
 	cargo test --release -p integrations --test runtime_api -- --nocapture every_provider
+
+bench: ## One table of measured figures beside same-run references (needs wrk, redis-tools; see scripts/bench)
+	scripts/bench
 
 ci: ## What CI runs: pinned tools, format, clippy, template, tests, Lambda build, with timings
 	.ci/run
