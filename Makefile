@@ -1,5 +1,5 @@
 # Everyday commands; `make help` lists them. CI runs .ci/run, which runs the same checks.
-.PHONY: help run test lint fmt template build-lambda package measure demo-screenshot ci clean
+.PHONY: help run test lint fmt template build-lambda package measure demo-screenshot bench ci clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ measure: ## Cold start and peak RSS of each release binary under the emulated Ru
 
 demo-screenshot: ## Refresh docs/demo.png: the demo page's browser test (needs chromium, chromium-driver)
 	cargo test -p local-api --test browser
+
+bench: ## One table of measured figures beside same-run references (needs wrk, redis-tools; see scripts/bench)
+	scripts/bench
 
 ci: ## What CI runs: pinned tools, format, clippy, template, tests, Lambda build, with timings
 	.ci/run

@@ -160,6 +160,49 @@ fn provider_message(status: StatusCode, body: &[u8]) -> String {
     message.chars().take(MAX_MESSAGE_CHARS).collect()
 }
 
+/// At most `max` requests begun in any `window`, shared by the concurrent requests of one
+/// listing: a provider's documented rate limit, kept on our side rather than learnt from 429s.
+pub struct RateLimit {
+    max: usize,
+    window: Duration,
+    started: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+}
+
+impl RateLimit {
+    pub fn new(max: usize, window: Duration) -> Self {
+        RateLimit {
+            max: max.max(1),
+            window,
+            started: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Waits until one more request may begin, and counts it.
+    pub async fn acquire(&self) {
+        loop {
+            let wait_until = {
+                let now = tokio::time::Instant::now();
+                let mut started = self
+                    .started
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                while started
+                    .front()
+                    .is_some_and(|&at| now.duration_since(at) >= self.window)
+                {
+                    started.pop_front();
+                }
+                if started.len() < self.max {
+                    started.push_back(now);
+                    return;
+                }
+                started[0] + self.window
+            };
+            tokio::time::sleep_until(wait_until).await;
+        }
+    }
+}
+
 /// One page of a listing: its objects and the cursor of the next page, if any.
 pub struct Page {
     pub objects: Vec<Value>,
@@ -251,6 +294,24 @@ mod tests {
         assert_eq!(
             read(&format!(r#"{{"message": "{}"}}"#, "x".repeat(500))).len(),
             MAX_MESSAGE_CHARS
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_lets_a_burst_through_then_waits_for_the_window() {
+        let limit = RateLimit::new(3, Duration::from_millis(200));
+        let started = tokio::time::Instant::now();
+        for _ in 0..3 {
+            limit.acquire().await;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "the burst is not held back"
+        );
+        limit.acquire().await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "the fourth waits for the window"
         );
     }
 

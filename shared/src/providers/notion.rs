@@ -39,9 +39,16 @@ async fn list(api: &Api<'_>, provider: &Provider) -> Result<Vec<Item>> {
         Ok(Page::new(&mut answer, "results", next.as_ref()))
     })
     .await?;
+    Ok(items(&objects))
+}
+
+/// The items of the objects `/v1/search` listed, parents named. Public only for
+/// `benches/perf.rs`, which times the normalisers without HTTP.
+#[doc(hidden)]
+pub fn items(objects: &[Value]) -> Vec<Item> {
     let mut items: Vec<Item> = objects.iter().filter_map(normalise).collect();
     name_parents(&mut items);
-    Ok(items)
+    items
 }
 
 /// A page, database or data source; other objects (and malformed ones) are left out.

@@ -1,0 +1,784 @@
+//! `make bench` (scripts/bench) runs this harness after its wrk run: every figure beside a
+//! reference measured in the same run.
+//!
+//! - warm invocations of `authorize` and `credentials` under an emulated Lambda Runtime API (the
+//!   pattern of tests/runtime_api.rs), timed from event delivery to the posted response;
+//! - each function binary's cold start (spawn to first `/next` poll) and peak RSS after a flow;
+//! - a large account's load through the `load` binary against a provider fake answering each
+//!   page after 50 ms, beside the provider-bound limit, with requests counted per rate window;
+//! - the normalisers alone, 10,000 objects per provider.
+//!
+//! `cargo bench -p integrations --bench perf -- --rows FILE` appends tab-separated rows to FILE
+//! (scripts/bench prints them as one table); without `--rows` it prints them. It expects the
+//! function binaries in target/release, built as Lambda gets them (scripts/bench builds them),
+//! `REDIS_URL` or a `redis-server` to start, and `moto_server` for the connections functions.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use integrations::providers::{airtable, hubspot, notion};
+use integrations::store::{credentials_key, Backend, Store};
+use integrations::tokens::TokenSet;
+use serde_json::{json, Value};
+use support::{redis_url, sealer, vars};
+use tokio::sync::{mpsc, oneshot};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Invocations per warm measurement.
+const WARM_INVOCATIONS: usize = 1000;
+/// What every fake provider page waits before answering.
+const PAGE_DELAY: Duration = Duration::from_millis(50);
+const NORMALISED_OBJECTS: usize = 10_000;
+
+/// One row of the table: what, result, reference, ratio, target.
+struct Row([String; 5]);
+
+fn row(what: impl Into<String>, result: String, reference: String, ratio: f64, target: &str) -> Row {
+    Row([
+        what.into(),
+        result,
+        reference,
+        format!("{ratio:.2}"),
+        target.to_owned(),
+    ])
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rows_file = args
+        .iter()
+        .position(|arg| arg == "--rows")
+        .and_then(|at| args.get(at + 1))
+        .map(PathBuf::from);
+    // `cargo bench` passes `--bench`; anything else we do not know is ignored.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = runtime.block_on(async {
+        let mut rows = warm().await;
+        rows.extend(cold_starts().await);
+        rows.extend(large_loads().await);
+        rows
+    });
+    rows.extend(normalisation());
+    let lines: String = rows.iter().map(|Row(cells)| cells.join("\t") + "\n").collect();
+    match rows_file {
+        Some(path) => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(lines.as_bytes()))
+            .expect("the rows file is writable"),
+        None => print!("{lines}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emulated Runtime API, timing each invocation from delivery to the posted response.
+
+struct Invocation {
+    event: String,
+    reply: oneshot::Sender<(Value, Duration)>,
+}
+
+#[derive(Default)]
+struct Shared {
+    first_poll: Option<Instant>,
+    pending: HashMap<String, (Instant, oneshot::Sender<(Value, Duration)>)>,
+}
+
+type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>;
+
+struct Function {
+    name: &'static str,
+    child: Child,
+    spawned: Instant,
+    invocations: mpsc::Sender<Invocation>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Function {
+    async fn start(name: &'static str, env: &HashMap<String, String>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (invocations, queue) = mpsc::channel::<Invocation>(1);
+        let queue: Queue = Arc::new(tokio::sync::Mutex::new(queue));
+        let shared: Arc<Mutex<Shared>> = Arc::default();
+        let state = (queue, shared.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(runtime_api(state, request).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/release")
+            .join(name);
+        assert!(
+            binary.is_file(),
+            "{} is missing: scripts/bench builds it",
+            binary.display()
+        );
+        let spawned = Instant::now();
+        let child = Command::new(binary)
+            .env_clear()
+            .envs(env)
+            .env("AWS_LAMBDA_RUNTIME_API", &address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]bench")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the function binary starts");
+        Function {
+            name,
+            child,
+            spawned,
+            invocations,
+            shared,
+        }
+    }
+
+    /// The function's response, and the time from delivering the event to receiving it.
+    async fn invoke(&self, event: String) -> (Value, Duration) {
+        let (reply, answer) = oneshot::channel();
+        self.invocations.send(Invocation { event, reply }).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(30), answer)
+            .await
+            .unwrap_or_else(|_| panic!("{} did not answer within 30 s", self.name))
+            .unwrap()
+    }
+
+    async fn status(&self, event: String) -> (u16, Duration) {
+        let (response, took) = self.invoke(event).await;
+        (response["statusCode"].as_u64().unwrap_or_default() as u16, took)
+    }
+
+    async fn cold_start(&self) -> Duration {
+        for _ in 0..1000 {
+            if let Some(first) = self.shared.lock().unwrap().first_poll {
+                return first - self.spawned;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("{} never polled for an invocation", self.name)
+    }
+
+    /// VmHWM, in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn runtime_api(
+    (queue, shared): (Queue, Arc<Mutex<Shared>>),
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let path = request.uri().path().to_owned();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|body| body.to_bytes())
+        .unwrap_or_default();
+    let segments: Vec<&str> = path
+        .trim_start_matches("/2018-06-01/runtime/")
+        .split('/')
+        .collect();
+    let respond = |status: u16, body: Bytes| hyper::Response::builder().status(status).body(Full::new(body));
+    match segments.as_slice() {
+        ["invocation", "next"] => {
+            shared.lock().unwrap().first_poll.get_or_insert_with(Instant::now);
+            let Some(invocation) = queue.lock().await.recv().await else {
+                return respond(500, Bytes::new()).unwrap();
+            };
+            let id = format!("{:032x}", rand::random::<u128>());
+            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+            let response = hyper::Response::builder()
+                .header("lambda-runtime-aws-request-id", &id)
+                .header("lambda-runtime-deadline-ms", (now_ms + 28_000).to_string())
+                .header(
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:eu-west-1:123456789012:function:bench",
+                )
+                .body(Full::new(Bytes::from(invocation.event)))
+                .unwrap();
+            shared
+                .lock()
+                .unwrap()
+                .pending
+                .insert(id, (Instant::now(), invocation.reply));
+            response
+        }
+        ["invocation", id, "response" | "error"] => {
+            let received = Instant::now();
+            if let Some((delivered, reply)) = shared.lock().unwrap().pending.remove(*id) {
+                let response = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let _ = reply.send((response, received - delivered));
+            }
+            respond(202, Bytes::from_static(b"{}")).unwrap()
+        }
+        ["init", "error"] => {
+            eprintln!("init error: {}", String::from_utf8_lossy(&body));
+            respond(202, Bytes::from_static(b"{}")).unwrap()
+        }
+        _ => respond(404, Bytes::new()).unwrap(),
+    }
+}
+
+/// An HTTP API payload 2.0 event, as API Gateway sends it.
+fn event(method: &str, route: &str, path: &str, query: &str, form: Option<&[(&str, &str)]>) -> String {
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {route}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": { "host": "abc123.execute-api.eu-west-1.amazonaws.com" },
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc123", "requestId": format!("{:x}", rand::random::<u64>()),
+            "routeKey": format!("{method} {route}"), "stage": "$default",
+            "time": "26/Nov/2026:20:00:00 +0000", "timeEpoch": 1795723200000u64,
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "bench" }
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(provider) = path
+        .strip_prefix("/integrations/")
+        .and_then(|rest| rest.split('/').next())
+    {
+        event["pathParameters"] = json!({ "provider": provider });
+    }
+    if !query.is_empty() {
+        let parameters: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        event["queryStringParameters"] = json!(parameters);
+    }
+    if let Some(fields) = form {
+        event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        event["body"] = json!(serde_urlencoded::to_string(fields).unwrap());
+    }
+    event.to_string()
+}
+
+fn form_event(provider: &str, endpoint: &str, fields: &[(&str, &str)]) -> String {
+    event(
+        "POST",
+        &format!("/integrations/{{provider}}/{endpoint}"),
+        &format!("/integrations/{provider}/{endpoint}"),
+        "",
+        Some(fields),
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warm invocations.
+
+async fn warm() -> Vec<Row> {
+    let env = vars("http://127.0.0.1:9", &[("REDIS_URL", &redis_url())]);
+    let mut rows = Vec::new();
+
+    let authorize = Function::start("authorize", &env).await;
+    let invoke = || form_event("notion", "authorize", &[("user_id", "u"), ("org_id", "o")]);
+    rows.push(warm_row(&authorize, (0..WARM_INVOCATIONS).map(|_| invoke()).collect()).await);
+
+    // Credentials waiting to be picked up, one per invocation, as the callback leaves them.
+    let store = Store::new(Backend::redis(&redis_url(), None).await.unwrap(), sealer());
+    let raw = json!({ "access_token": "secret-token", "token_type": "bearer", "workspace_id": "w",
+        "owner": { "type": "user" }, "bot_id": "b" });
+    let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), 0).unwrap();
+    let users: Vec<String> = (0..WARM_INVOCATIONS).map(|n| format!("user-{n}")).collect();
+    for user in &users {
+        let key = credentials_key("notion", "org", user);
+        store.put(&key, &tokens, Duration::from_secs(600)).await.unwrap();
+    }
+    let credentials = Function::start("credentials", &env).await;
+    let events = users
+        .iter()
+        .map(|user| form_event("notion", "credentials", &[("user_id", user), ("org_id", "org")]))
+        .collect();
+    rows.push(warm_row(&credentials, events).await);
+    rows
+}
+
+async fn warm_row(function: &Function, events: Vec<String>) -> Row {
+    // A few invocations first: the first one after a cold start is not a warm one.
+    for event in events.iter().take(5) {
+        function.invoke(event.clone()).await;
+    }
+    let mut took = Vec::with_capacity(events.len());
+    for event in events {
+        let (status, duration) = function.status(event).await;
+        assert_eq!(status, 200, "{} answered {status}", function.name);
+        took.push(duration);
+    }
+    took.sort();
+    let (median, p99) = (percentile(&took, 0.5), percentile(&took, 0.99));
+    row(
+        format!(
+            "{}: warm invocation, event delivered → response posted (×{}, local Redis; p99 {})",
+            function.name,
+            took.len(),
+            ms(p99)
+        ),
+        format!("median {}", ms(median)),
+        "1 ms (target)".into(),
+        median.as_secs_f64() * 1000.0,
+        "< 1.00",
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold starts and peak RSS.
+
+async fn cold_starts() -> Vec<Row> {
+    let fake = MockServer::start().await;
+    mount_flow_fakes(&fake).await;
+    let mut env = vars(&fake.uri(), &[("REDIS_URL", &redis_url())]);
+    let dynamo = support::moto::endpoint();
+    let table = support::moto::create_table(&support::moto::client().await).await;
+    for (name, value) in [
+        ("CONNECTIONS_TABLE", table.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.as_str()),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ] {
+        env.insert(name.into(), value.into());
+    }
+    let (user, org) = ("bench-user", "bench-org");
+    let who = [("user_id", user), ("org_id", org)];
+    let query = format!("org_id={org}&user_id={user}");
+    let mut rows = Vec::new();
+    let started: Vec<(&'static str, Vec<Duration>, u64)> = {
+        let mut started = Vec::new();
+        for name in [
+            "authorize",
+            "oauth2callback",
+            "credentials",
+            "load",
+            "connection",
+            "token",
+            "connections",
+            "disconnect",
+            "refresher",
+        ] {
+            // Five starts each (the median is reported); the last one then serves a flow.
+            let mut colds = Vec::new();
+            let mut function = None;
+            for _ in 0..5 {
+                let started = Function::start(name, &env).await;
+                colds.push(started.cold_start().await);
+                function = Some(started);
+            }
+            let function = function.unwrap();
+            let connection_route = "/integrations/{provider}/connection";
+            let connection_path = "/integrations/hubspot/connection";
+            let flow: Vec<(String, u16)> = match name {
+                "authorize" => vec![(form_event("hubspot", "authorize", &who), 200)],
+                "oauth2callback" => {
+                    // A state put there by authorize's code path: the real one through Redis.
+                    let state = authorize_state(&env).await;
+                    let callback_query = format!("code=hubspot-code&state={state}");
+                    let route = "/integrations/{provider}/oauth2callback";
+                    let path = "/integrations/hubspot/oauth2callback";
+                    vec![(event("GET", route, path, &callback_query, None), 200)]
+                }
+                "credentials" => vec![(form_event("hubspot", "credentials", &who), 200)],
+                "load" => vec![(
+                    form_event("hubspot", "load", &[("credentials", r#"{"access_token":"hubspot-token"}"#)]),
+                    200,
+                )],
+                "connection" => vec![(event("GET", connection_route, connection_path, &query, None), 200)],
+                "token" => vec![(form_event("hubspot", "token", &who), 200)],
+                "connections" => vec![(event("GET", "/connections", "/connections", &query, None), 200)],
+                "disconnect" => vec![(
+                    event("DELETE", connection_route, connection_path, &query, None),
+                    200,
+                )],
+                _ => vec![(json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012", "time": "2026-11-26T20:00:00Z", "region": "eu-west-1", "resources": [], "detail": {}}).to_string(), 0)],
+            };
+            for (event, expected) in flow {
+                let (response, _) = function.invoke(event).await;
+                let status = response["statusCode"].as_u64().unwrap_or_default() as u16;
+                assert_eq!(status, expected, "{name}: {response}");
+            }
+            started.push((name, colds, function.peak_rss_kib()));
+        }
+        started
+    };
+    for (name, mut colds, rss) in started {
+        colds.sort();
+        let cold = percentile(&colds, 0.5);
+        rows.push(row(
+            format!("{name}: cold start, spawn → first /next poll (median of 5)"),
+            ms(cold),
+            "15 ms (target)".into(),
+            cold.as_secs_f64() * 1000.0 / 15.0,
+            "< 1.00",
+        ));
+        rows.push(row(
+            format!("{name}: peak RSS (VmHWM) after a flow"),
+            format!("{:.1} MiB", rss as f64 / 1024.0),
+            "10 MiB (target)".into(),
+            rss as f64 / 1024.0 / 10.0,
+            "< 1.00",
+        ));
+    }
+    rows
+}
+
+/// Starts a HubSpot consent through the real `authorize` code path and returns its state.
+async fn authorize_state(env: &HashMap<String, String>) -> String {
+    let authorize = Function::start("authorize", env).await;
+    let (response, _) = authorize
+        .invoke(form_event(
+            "hubspot",
+            "authorize",
+            &[("user_id", "bench-user"), ("org_id", "bench-org")],
+        ))
+        .await;
+    let url: String = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap()
+}
+
+/// HubSpot's token, refresh, revocation and listing endpoints, for the flows above.
+async fn mount_flow_fakes(fake: &MockServer) {
+    use wiremock::matchers::{method, path, path_regex};
+    let tokens = json!({ "access_token": "hubspot-token", "refresh_token": "hubspot-refresh",
+        "expires_in": 1800, "token_type": "bearer", "scopes": ["oauth"], "hub_id": 1 });
+    Mock::given(method("POST"))
+        .and(path("/hubspot/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tokens))
+        .mount(fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hubspot/revoke"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/crm/v3/objects/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": [
+            { "id": "1", "properties": { "firstname": "Ada" }, "archived": false } ] })))
+        .mount(fake)
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A large account's load against a slow provider.
+
+/// Every request the fake received: when, and which path.
+type Log = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// Pages of generated objects, answering after [`PAGE_DELAY`].
+struct Pages {
+    log: Log,
+}
+
+const HUBSPOT_OBJECTS: usize = 1000;
+const NOTION_OBJECTS: usize = 2000;
+const AIRTABLE_BASES: usize = 20;
+const AIRTABLE_TABLES: usize = 4;
+const PAGE_SIZE: usize = 100;
+
+impl Respond for Pages {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_owned();
+        self.log.lock().unwrap().push((Instant::now(), path.clone()));
+        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let page = |cursor: Option<&str>, total: usize| {
+            let from: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+            let to = (from + PAGE_SIZE).min(total);
+            (from..to, (to < total).then(|| to.to_string()))
+        };
+        let body = if let Some(object) = path.strip_prefix("/crm/v3/objects/") {
+            let (range, next) = page(query.get("after").map(String::as_str), HUBSPOT_OBJECTS);
+            let results: Vec<Value> = range.map(|n| hubspot_object(object, n)).collect();
+            let mut body = json!({ "results": results });
+            if let Some(next) = next {
+                body["paging"] = json!({ "next": { "after": next, "link": "…" } });
+            }
+            body
+        } else if path == "/v1/search" {
+            let cursor = serde_json::from_slice::<Value>(&request.body)
+                .ok()
+                .and_then(|body| body["start_cursor"].as_str().map(str::to_owned));
+            let (range, next) = page(cursor.as_deref(), NOTION_OBJECTS);
+            let results: Vec<Value> = range.map(notion_object).collect();
+            json!({ "object": "list", "results": results, "has_more": next.is_some(), "next_cursor": next })
+        } else if path == "/v0/meta/bases" {
+            let bases: Vec<Value> = (0..AIRTABLE_BASES)
+                .map(|n| json!({ "id": format!("app{n:014}"), "name": format!("Base {n}"), "permissionLevel": "create" }))
+                .collect();
+            json!({ "bases": bases })
+        } else if let Some(base) = path.strip_prefix("/v0/meta/bases/") {
+            let base = base.trim_end_matches("/tables");
+            let tables: Vec<Value> = (0..AIRTABLE_TABLES)
+                .map(|n| json!({ "id": format!("tbl{n:014}"), "name": format!("{base} table {n}"),
+                    "primaryFieldId": "fldA", "fields": [{ "id": "fldA", "name": "Name", "type": "singleLineText" }], "views": [] }))
+                .collect();
+            json!({ "tables": tables })
+        } else {
+            return ResponseTemplate::new(404);
+        };
+        ResponseTemplate::new(200)
+            .set_body_json(body)
+            .set_delay(PAGE_DELAY)
+    }
+}
+
+fn hubspot_object(object: &str, n: usize) -> Value {
+    let properties = match object {
+        "contacts" => {
+            json!({ "firstname": format!("First{n}"), "lastname": format!("Last{n}"), "email": format!("p{n}@example.com"),
+            "createdate": "2024-04-01T12:00:00.000Z", "hs_object_id": n.to_string(), "lastmodifieddate": "2024-04-02T12:00:00.000Z" })
+        }
+        "companies" => {
+            json!({ "name": format!("Company {n}"), "domain": format!("c{n}.example"), "hs_object_id": n.to_string() })
+        }
+        _ => json!({ "dealname": format!("Deal {n}"), "amount": "1000", "hs_object_id": n.to_string() }),
+    };
+    json!({ "id": format!("{object}-{n}"), "properties": properties, "createdAt": "2024-04-01T12:00:00.000Z",
+        "updatedAt": "2024-04-02T12:00:00.000Z", "archived": false })
+}
+
+fn notion_object(n: usize) -> Value {
+    let id = format!("00000000-0000-4000-8000-{n:012}");
+    if n % 10 == 0 {
+        let mut database = support::fakes::notion_database(&id, &format!("Database {n}"));
+        database["parent"] = json!({ "type": "workspace", "workspace": true });
+        database
+    } else {
+        let parent = format!("00000000-0000-4000-8000-{:012}", n - n % 10);
+        support::fakes::notion_page(
+            &id,
+            &format!("Page {n}"),
+            json!({ "type": "database_id", "database_id": parent }),
+        )
+    }
+}
+
+/// The most requests in any window of `window` among `times` (sorted).
+fn busiest(times: &[Instant], window: Duration) -> usize {
+    let mut most = 0;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end] - times[start] >= window {
+            start += 1;
+        }
+        most = most.max(end - start + 1);
+    }
+    most
+}
+
+async fn large_loads() -> Vec<Row> {
+    let log: Log = Arc::default();
+    let fake = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Pages { log: log.clone() })
+        .mount(&fake)
+        .await;
+    let mut env = HashMap::new();
+    for prefix in ["NOTION", "HUBSPOT", "AIRTABLE"] {
+        env.insert(format!("{prefix}_API_URL"), fake.uri());
+    }
+    let load = Function::start("load", &env).await;
+    let credentials = r#"{"access_token":"bench-token","token_type":"bearer"}"#;
+    let mut rows = Vec::new();
+    // Provider-bound limit: the longest chain of pages that must follow one another.
+    let cases = [
+        (
+            "hubspot",
+            "3 × 1,000 CRM objects, 100 a page",
+            3 * HUBSPOT_OBJECTS,
+            HUBSPOT_OBJECTS.div_ceil(PAGE_SIZE),
+        ),
+        (
+            "airtable",
+            "20 bases × 4 tables",
+            AIRTABLE_BASES * (1 + AIRTABLE_TABLES),
+            2,
+        ),
+        (
+            "notion",
+            "2,000 objects, 100 a page",
+            NOTION_OBJECTS,
+            NOTION_OBJECTS.div_ceil(PAGE_SIZE),
+        ),
+    ];
+    for (provider, what, items, chain) in cases {
+        log.lock().unwrap().clear();
+        let (response, took) = load
+            .invoke(form_event(provider, "load", &[("credentials", credentials)]))
+            .await;
+        assert_eq!(response["statusCode"], 200, "{provider}: {response}");
+        let listed: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), items, "{provider}: every item");
+        let requests = std::mem::take(&mut *log.lock().unwrap());
+        let times: Vec<Instant> = requests.iter().map(|(at, _)| *at).collect();
+        let rate = match provider {
+            "hubspot" => {
+                let most = busiest(&times, Duration::from_secs(10));
+                assert!(most <= 100, "HubSpot: {most} requests in 10 s");
+                format!(
+                    "{} requests, at most {most} in any 10 s (limit 100)",
+                    requests.len()
+                )
+            }
+            "airtable" => {
+                let mut per_base: HashMap<&str, Vec<Instant>> = HashMap::new();
+                for (at, path) in &requests {
+                    per_base.entry(path.as_str()).or_default().push(*at);
+                }
+                let most = per_base
+                    .values()
+                    .map(|times| busiest(times, Duration::from_secs(1)))
+                    .max()
+                    .unwrap_or_default();
+                assert!(most <= 5, "Airtable: {most} requests to one base in 1 s");
+                format!(
+                    "{} requests, at most {most} to one base in any 1 s (limit 5), {} in all in any 1 s",
+                    requests.len(),
+                    busiest(&times, Duration::from_secs(1))
+                )
+            }
+            _ => format!(
+                "{} requests, at most {} in any 1 s",
+                requests.len(),
+                busiest(&times, Duration::from_secs(1))
+            ),
+        };
+        let limit = PAGE_DELAY * chain as u32;
+        rows.push(row(
+            format!("{provider} load: {what}, pages answered after 50 ms; {rate}"),
+            ms(took),
+            format!("{} ({chain} sequential pages × 50 ms)", ms(limit)),
+            took.as_secs_f64() / limit.as_secs_f64(),
+            "≤ 1.20",
+        ));
+    }
+    let rss = load.peak_rss_kib();
+    rows.push(row(
+        "load: peak RSS (VmHWM) after the three large loads",
+        format!("{:.1} MiB", rss as f64 / 1024.0),
+        "64 MiB (target)".into(),
+        rss as f64 / 1024.0 / 64.0,
+        "< 1.00",
+    ));
+    rows
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation alone.
+
+/// One provider's normalisation of the whole sample; returns how many items it made.
+type Normalise<'a> = Box<dyn Fn() -> usize + 'a>;
+
+fn normalisation() -> Vec<Row> {
+    let notion_objects: Vec<Value> = (0..NORMALISED_OBJECTS).map(notion_object).collect();
+    let contacts: Vec<Value> = (0..NORMALISED_OBJECTS)
+        .map(|n| hubspot_object("contacts", n))
+        .collect();
+    // 2,000 bases of 4 tables each: 10,000 objects.
+    let bases: Vec<Value> = (0..NORMALISED_OBJECTS / 5)
+        .map(|n| json!({ "id": format!("app{n:014}"), "name": format!("Base {n}"), "permissionLevel": "create" }))
+        .collect();
+    let tables: Vec<Value> = (0..AIRTABLE_TABLES)
+        .map(|n| json!({ "id": format!("tbl{n:014}"), "name": format!("Table {n}"), "primaryFieldId": "fldA", "fields": [], "views": [] }))
+        .collect();
+    let cases: [(&str, &str, Normalise); 3] = [
+        (
+            "notion",
+            "pages and databases, parents named",
+            Box::new(|| notion::items(&notion_objects).len()),
+        ),
+        (
+            "hubspot",
+            "contacts",
+            Box::new(|| hubspot::items("contact", &contacts).len()),
+        ),
+        (
+            "airtable",
+            "2,000 bases × 4 tables",
+            Box::new(|| {
+                airtable::base_items(&bases)
+                    .iter()
+                    .map(|base| 1 + airtable::table_items(base, &tables).len())
+                    .sum()
+            }),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (provider, what, normalise) in cases {
+        assert_eq!(normalise(), NORMALISED_OBJECTS, "{provider}: every object");
+        let mut took: Vec<Duration> = (0..30)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(normalise());
+                started.elapsed()
+            })
+            .collect();
+        took.sort();
+        let median = percentile(&took, 0.5);
+        rows.push(row(
+            format!("{provider}: normalise 10,000 objects ({what}; median of 30)"),
+            ms(median),
+            "20 ms (target)".into(),
+            median.as_secs_f64() * 1000.0 / 20.0,
+            "< 1.00",
+        ));
+    }
+    rows
+}
