@@ -326,14 +326,14 @@ async fn warm() -> Vec<Row> {
 
     let authorize = Function::start("authorize", &env).await;
     let invoke = || form_event("notion", "authorize", &[("user_id", "u"), ("org_id", "o")]);
-    rows.push(warm_row(&authorize, (0..WARM_INVOCATIONS).map(|_| invoke()).collect()).await);
+    rows.push(warm_row(&authorize, (0..WARM_INVOCATIONS + 5).map(|_| invoke()).collect()).await);
 
     // Credentials waiting to be picked up, one per invocation, as the callback leaves them.
     let store = Store::new(Backend::redis(&redis_url(), None).await.unwrap(), sealer());
     let raw = json!({ "access_token": "secret-token", "token_type": "bearer", "workspace_id": "w",
         "owner": { "type": "user" }, "bot_id": "b" });
     let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), 0).unwrap();
-    let users: Vec<String> = (0..WARM_INVOCATIONS).map(|n| format!("user-{n}")).collect();
+    let users: Vec<String> = (0..WARM_INVOCATIONS + 5).map(|n| format!("user-{n}")).collect();
     for user in &users {
         let key = credentials_key("notion", "org", user);
         store.put(&key, &tokens, Duration::from_secs(600)).await.unwrap();
@@ -348,12 +348,14 @@ async fn warm() -> Vec<Row> {
 }
 
 async fn warm_row(function: &Function, events: Vec<String>) -> Row {
-    // A few invocations first: the first one after a cold start is not a warm one.
-    for event in events.iter().take(5) {
+    // A few invocations first: the first one after a cold start is not a warm one. Each event is
+    // sent once (a credentials hand-off answers only once).
+    let (warm_up, measured) = events.split_at(5.min(events.len()));
+    for event in warm_up {
         function.invoke(event.clone()).await;
     }
-    let mut took = Vec::with_capacity(events.len());
-    for event in events {
+    let mut took = Vec::with_capacity(measured.len());
+    for event in measured.iter().cloned() {
         let (status, duration) = function.status(event).await;
         assert_eq!(status, 200, "{} answered {status}", function.name);
         took.push(duration);

@@ -32,16 +32,22 @@ async fn connected_app(fake: &MockServer) -> App {
     .unwrap()
 }
 
-/// authorize → callback for `provider`; returns the user and org it connected.
+/// authorize → callback for `provider`, for a new user and org which it returns.
 async fn connect(app: &App, fake: &MockServer, provider: &str, token: &str) -> (String, String) {
     let (user, org) = (unique("user"), unique("org"));
+    connect_as(app, fake, provider, &user, &org, token).await;
+    (user, org)
+}
+
+/// authorize → callback for `provider`, as `user` of `org`.
+async fn connect_as(app: &App, fake: &MockServer, provider: &str, user: &str, org: &str, token: &str) {
     let (_, url) = call(
         app,
         Function::Authorize,
         form(
             provider,
             Function::Authorize,
-            &[("user_id", &user), ("org_id", &org)],
+            &[("user_id", user), ("org_id", org)],
         ),
     )
     .await;
@@ -64,7 +70,6 @@ async fn connect(app: &App, fake: &MockServer, provider: &str, token: &str) -> (
         "{}",
         body_text(response.body())
     );
-    (user, org)
 }
 
 fn query_request(
@@ -498,27 +503,7 @@ async fn connections_are_listed_a_page_at_a_time() {
     let app = connected_app(&fake).await;
     let org = unique("org");
     for (provider, user) in [("hubspot", "u1"), ("hubspot", "u2"), ("airtable", "u1")] {
-        let (_, url) = call(
-            &app,
-            Function::Authorize,
-            form(
-                provider,
-                Function::Authorize,
-                &[("user_id", user), ("org_id", &org)],
-            ),
-        )
-        .await;
-        let query = query_of(url.as_str().unwrap());
-        let code = unique("code");
-        match provider {
-            "hubspot" => fakes::hubspot_token(&fake, &code, "access").await,
-            _ => fakes::airtable_token(&fake, &code, &query["code_challenge"], "access").await,
-        }
-        let callback = callback(provider, &[("code", &code), ("state", &query["state"])]);
-        assert_eq!(
-            app.handle(Function::OAuth2Callback, callback).await.status(),
-            StatusCode::OK
-        );
+        connect_as(&app, &fake, provider, user, &org, "access").await;
     }
     let list = |query: Vec<(&'static str, String)>| {
         let app = &app;
