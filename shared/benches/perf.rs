@@ -388,7 +388,7 @@ async fn cold_starts() -> Vec<Row> {
     for (name, value) in [
         ("CONNECTIONS_TABLE", table.as_str()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.as_str()),
-        ("AWS_REGION", "eu-west-1"),
+        ("AWS_REGION", "us-east-1"), // where support::moto creates its tables
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ] {
