@@ -180,6 +180,22 @@ fn not_routed(status: StatusCode, detail: &str) -> hyper::Response<Full<Bytes>> 
     into_hyper(json_response(status, &serde_json::json!({ "detail": detail })))
 }
 
+/// One of the demo's or the API reference's own files, under the page's content security policy.
+fn page_file(content_type: &'static str, policy: &'static str, body: Bytes) -> hyper::Response<Full<Bytes>> {
+    use http::header::{
+        CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    };
+    use http::HeaderValue;
+    let mut response = hyper::Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 fn into_hyper(response: Response) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = response.into_parts();
     let bytes = match body {

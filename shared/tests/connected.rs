@@ -72,6 +72,21 @@ async fn connect_as(app: &App, fake: &MockServer, provider: &str, user: &str, or
     );
 }
 
+/// `GET` (its metadata) or `DELETE` (the disconnect) on the connection named by `ids`.
+async fn on_connection(
+    app: &App,
+    method: Method,
+    provider: &str,
+    ids: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let function = if method == Method::DELETE {
+        Function::Disconnect
+    } else {
+        Function::Connection
+    };
+    call(app, function, query_request(method, provider, function, ids)).await
+}
+
 fn query_request(
     method: Method,
     provider: &str,
@@ -95,12 +110,7 @@ async fn a_connection_is_kept_refreshed_once_under_a_race_loaded_and_revoked() {
     let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
 
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
-    let (status, metadata) = call(
-        &app,
-        Function::Connection,
-        query_request(Method::GET, "hubspot", Function::Connection, &ids),
-    )
-    .await;
+    let (status, metadata) = on_connection(&app, Method::GET, "hubspot", &ids).await;
     assert_eq!(status, StatusCode::OK, "{metadata}");
     assert_eq!(
         (metadata["status"].as_str(), metadata["provider"].as_str()),
@@ -203,22 +213,12 @@ async fn a_connection_is_kept_refreshed_once_under_a_race_loaded_and_revoked() {
         .expect(1)
         .mount(&fake)
         .await;
-    let (status, body) = call(
-        &app,
-        Function::Disconnect,
-        query_request(Method::DELETE, "hubspot", Function::Disconnect, &ids),
-    )
-    .await;
+    let (status, body) = on_connection(&app, Method::DELETE, "hubspot", &ids).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!({"deleted": true, "revoked": true}))
     );
-    let (status, body) = call(
-        &app,
-        Function::Connection,
-        query_request(Method::GET, "hubspot", Function::Connection, &ids),
-    )
-    .await;
+    let (status, body) = on_connection(&app, Method::GET, "hubspot", &ids).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
@@ -236,12 +236,7 @@ async fn a_refused_refresh_needs_reauthorization_until_the_user_reconnects() {
         "{body}"
     );
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
-    let (_, metadata) = call(
-        &app,
-        Function::Connection,
-        query_request(Method::GET, "airtable", Function::Connection, &ids),
-    )
-    .await;
+    let (_, metadata) = on_connection(&app, Method::GET, "airtable", &ids).await;
     assert_eq!(metadata["status"], "needs_reauthorization");
     // Never retried in a loop: a second call answers 409 without asking the provider.
     let (status, _) = token(&app, "airtable", &user, &org, false).await;
@@ -249,12 +244,7 @@ async fn a_refused_refresh_needs_reauthorization_until_the_user_reconnects() {
     assert_eq!(rotating.calls.load(Ordering::SeqCst), 0);
 
     // Airtable has no revocation endpoint: deleted, not revoked.
-    let (status, body) = call(
-        &app,
-        Function::Disconnect,
-        query_request(Method::DELETE, "airtable", Function::Disconnect, &ids),
-    )
-    .await;
+    let (status, body) = on_connection(&app, Method::DELETE, "airtable", &ids).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!({"deleted": true, "revoked": false}))
@@ -346,8 +336,7 @@ async fn a_401_right_after_a_fresh_refresh_needs_reauthorization() {
         "one refresh, never a loop"
     );
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
-    let request = query_request(Method::GET, "hubspot", Function::Connection, &ids);
-    let (_, metadata) = call(&app, Function::Connection, request).await;
+    let (_, metadata) = on_connection(&app, Method::GET, "hubspot", &ids).await;
     assert_eq!(metadata["status"], "needs_reauthorization");
 
     // Reconnecting makes it active again, with created_at kept.
@@ -369,8 +358,7 @@ async fn a_401_right_after_a_fresh_refresh_needs_reauthorization() {
         app.handle(Function::OAuth2Callback, callback).await.status(),
         StatusCode::OK
     );
-    let request = query_request(Method::GET, "hubspot", Function::Connection, &ids);
-    let (_, metadata) = call(&app, Function::Connection, request).await;
+    let (_, metadata) = on_connection(&app, Method::GET, "hubspot", &ids).await;
     assert_eq!(
         (metadata["status"].as_str(), &metadata["created_at"]),
         (Some("active"), &created_at)
@@ -429,12 +417,7 @@ async fn a_failing_token_endpoint_is_a_502_and_leaves_the_connection_active() {
         "{body}"
     );
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
-    let (_, metadata) = call(
-        &app,
-        Function::Connection,
-        query_request(Method::GET, "hubspot", Function::Connection, &ids),
-    )
-    .await;
+    let (_, metadata) = on_connection(&app, Method::GET, "hubspot", &ids).await;
     assert_eq!(
         (metadata["status"].as_str(), &metadata["last_refreshed_at"]),
         (Some("active"), &Value::Null)
@@ -465,12 +448,7 @@ async fn notion_is_revoked_with_basic_auth_and_a_json_token() {
         .mount(&fake)
         .await;
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
-    let (status, body) = call(
-        &app,
-        Function::Disconnect,
-        query_request(Method::DELETE, "notion", Function::Disconnect, &ids),
-    )
-    .await;
+    let (status, body) = on_connection(&app, Method::DELETE, "notion", &ids).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!({"deleted": true, "revoked": true}))
@@ -478,22 +456,12 @@ async fn notion_is_revoked_with_basic_auth_and_a_json_token() {
     // Revocation refused: still deleted, not revoked.
     let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
-    let (status, body) = call(
-        &app,
-        Function::Disconnect,
-        query_request(Method::DELETE, "hubspot", Function::Disconnect, &ids),
-    )
-    .await;
+    let (status, body) = on_connection(&app, Method::DELETE, "hubspot", &ids).await;
     assert_eq!(
         (status, body),
         (StatusCode::OK, json!({"deleted": true, "revoked": false}))
     );
-    let (status, _) = call(
-        &app,
-        Function::Disconnect,
-        query_request(Method::DELETE, "hubspot", Function::Disconnect, &ids),
-    )
-    .await;
+    let (status, _) = on_connection(&app, Method::DELETE, "hubspot", &ids).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

@@ -2,10 +2,7 @@
 //! the public API as any browser app would; only `/demo/providers` is its own.
 
 use bytes::Bytes;
-use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-};
-use http::{Method, Response, StatusCode};
+use http::{Method, Response};
 use http_body_util::Full;
 use integrations::providers::{Needs, Providers};
 use integrations::Error;
@@ -27,15 +24,7 @@ pub fn serve(method: &Method, path: &str, providers: &Providers) -> Option<Respo
         "/demo/providers" => ("application/json", Bytes::from(states(providers).to_string())),
         _ => return None,
     };
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(CONTENT_TYPE, content_type)
-        .header(CONTENT_SECURITY_POLICY, POLICY)
-        .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(REFERRER_POLICY, "no-referrer")
-        .header(CACHE_CONTROL, "no-cache")
-        .body(Full::new(body))
-        .ok()
+    Some(crate::page_file(content_type, POLICY, body))
 }
 
 /// Each provider, and whether it can connect someone now or which variables it still needs.

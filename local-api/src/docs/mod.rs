@@ -5,10 +5,7 @@
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-};
-use http::{Method, Response, StatusCode};
+use http::{Method, Response};
 use http_body_util::Full;
 
 /// Scripts and styles from our own files only; "Try it out" calls our own API only. Swagger UI's
@@ -44,13 +41,5 @@ pub fn serve(method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
         ),
         _ => return None,
     };
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(CONTENT_TYPE, content_type)
-        .header(CONTENT_SECURITY_POLICY, POLICY)
-        .header(X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(REFERRER_POLICY, "no-referrer")
-        .header(CACHE_CONTROL, "no-cache")
-        .body(Full::new(body))
-        .ok()
+    Some(crate::page_file(content_type, POLICY, body))
 }
