@@ -161,10 +161,6 @@ impl Store {
         Store { backend, sealer }
     }
 
-    pub fn backend(&self) -> &Backend {
-        &self.backend
-    }
-
     pub async fn put<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError> {
         let json = serde_json::to_vec(value).map_err(|e| StoreError(format!("encoding failed: {e}")))?;
         self.backend.put(key, self.sealer.seal(key, &json), ttl).await
