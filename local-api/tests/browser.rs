@@ -285,11 +285,7 @@ async fn serve(fake: &MockServer) -> String {
     let address = listener.local_addr().unwrap();
     let base = format!("http://{address}");
     let callback = format!("{base}/integrations/notion/oauth2callback");
-    // Sandbox tokens live 120 s: below the default 300 s margin every load would refresh them.
-    let vars = vars(
-        &fake.uri(),
-        &[("NOTION_REDIRECT_URI", &callback), ("REFRESH_MARGIN_SECS", "10")],
-    );
+    let vars = vars(&fake.uri(), &[("NOTION_REDIRECT_URI", &callback)]);
     let server = local_api::Server::build(address, |name| vars.get(name).cloned())
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::connections::refresh::{self, GrantFailure, RefreshError, RefreshOptions, Refreshed};
+use crate::connections::refresh::{self, Due, GrantFailure, RefreshError, RefreshOptions, Refreshed};
 use crate::connections::{
     Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status,
 };
@@ -138,8 +138,9 @@ impl Keeper {
         &self.store
     }
 
-    /// Tokens fit for use: refreshed first when they expire within `margin` or when `force`d,
-    /// by one caller across every process. The flag says whether this call refreshed them.
+    /// Tokens fit for use: refreshed first when they expire within `margin` (or are past half
+    /// their life, if that comes later) or when `force`d, by one caller across every process.
+    /// The flag says whether this call refreshed them.
     pub async fn tokens(
         &self,
         provider: &Provider,
@@ -147,20 +148,20 @@ impl Keeper {
         force: bool,
         deadline: Option<Instant>,
     ) -> Result<Fresh> {
-        self.tokens_within(provider, id, force, self.margin, deadline)
+        self.tokens_when(provider, id, force, Due::Soon(self.margin), deadline)
             .await
     }
 
-    pub async fn tokens_within(
+    pub async fn tokens_when(
         &self,
         provider: &Provider,
         id: &ConnectionId,
         force: bool,
-        margin: Duration,
+        due: Due,
         deadline: Option<Instant>,
     ) -> Result<Fresh> {
         let options = RefreshOptions {
-            margin,
+            due,
             force,
             lease: self.request_timeout + LEASE_SLACK,
             deadline,

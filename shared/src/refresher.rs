@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::connections::refresh::Due;
 use crate::error::Error;
 use crate::keeper::Keeper;
 use crate::providers::{Needs, Providers};
@@ -43,7 +44,7 @@ pub async fn refresh_due(keeper: &Keeper, providers: &Providers, ahead: std::tim
             .map(|connection| async move {
                 let provider = providers.get(connection.id.provider(), Needs::CLIENT)?;
                 keeper
-                    .tokens_within(provider, &connection.id, false, ahead, None)
+                    .tokens_when(provider, &connection.id, false, Due::Within(ahead), None)
                     .await
                     .map(|_| ())
             })

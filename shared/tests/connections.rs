@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use integrations::connections::refresh::{
-    fresh_tokens, Fresh, GrantFailure, RefreshError, RefreshOptions, Refreshed,
+    fresh_tokens, Due, Fresh, GrantFailure, RefreshError, RefreshOptions, Refreshed,
 };
 use integrations::connections::{
     Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, DynamoStore, EmbeddedStore,
@@ -150,6 +150,7 @@ on_both!(
     a_transient_failure_leaves_the_connection_active,
     tokens_not_due_are_returned_unless_forced,
     no_refresh_without_time_left,
+    short_lived_tokens_are_refreshed_past_half_their_life,
 );
 
 fn now() -> i64 {
@@ -185,7 +186,7 @@ async fn save(
 
 fn options(owner: &str) -> RefreshOptions {
     RefreshOptions {
-        margin: Duration::from_secs(60),
+        due: Due::Within(Duration::from_secs(60)),
         force: false,
         lease: Duration::from_secs(5),
         deadline: None,
@@ -811,7 +812,7 @@ async fn tokens_not_due_are_returned_unless_forced(f: Fixture) {
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 
     let mut within_margin = options("b");
-    within_margin.margin = Duration::from_secs(7200);
+    within_margin.due = Due::Within(Duration::from_secs(7200));
     let fresh = fresh_tokens(
         &f.store,
         &id,
@@ -839,6 +840,60 @@ async fn tokens_not_due_are_returned_unless_forced(f: Fixture) {
         (fresh.refreshed, fresh.tokens, fresh.version),
         (true, tokens("forced"), 3)
     );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// `Due::Soon`: tokens living less than the margin are not refreshed on every call, only once
+/// past half their life; `Due::Within` refreshes them whenever they expire within its window.
+async fn short_lived_tokens_are_refreshed_past_half_their_life(f: Fixture) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let soon = |owner| RefreshOptions {
+        due: Due::Soon(Duration::from_secs(300)),
+        ..options(owner)
+    };
+    let young = id("sandbox", "org", "young");
+    f.store
+        .save_connected(&young, &tokens("young"), Some(now() + 120), &[], None, now())
+        .await
+        .unwrap();
+    let fresh = fresh_tokens(
+        &f.store,
+        &young,
+        soon("a"),
+        counting(&calls, Duration::ZERO, Ok("x")),
+    )
+    .await
+    .unwrap();
+    assert_eq!((fresh.refreshed, fresh.tokens), (false, tokens("young")));
+    let ahead = RefreshOptions {
+        due: Due::Within(Duration::from_secs(300)),
+        ..options("b")
+    };
+    let fresh = fresh_tokens(
+        &f.store,
+        &young,
+        ahead,
+        counting(&calls, Duration::ZERO, Ok("ahead")),
+    )
+    .await
+    .unwrap();
+    assert_eq!((fresh.refreshed, fresh.tokens), (true, tokens("ahead")));
+
+    // Written 100 s ago, 20 s left of 120: past half its life.
+    let old = id("sandbox", "org", "old");
+    f.store
+        .save_connected(&old, &tokens("old"), Some(now() + 20), &[], None, now() - 100)
+        .await
+        .unwrap();
+    let fresh = fresh_tokens(
+        &f.store,
+        &old,
+        soon("c"),
+        counting(&calls, Duration::ZERO, Ok("renewed")),
+    )
+    .await
+    .unwrap();
+    assert_eq!((fresh.refreshed, fresh.tokens), (true, tokens("renewed")));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 

@@ -14,8 +14,8 @@ const FIRST_POLL: Duration = Duration::from_millis(25);
 const MAX_POLL: Duration = Duration::from_millis(200);
 
 pub struct RefreshOptions {
-    /// Tokens expiring within this margin are refreshed.
-    pub margin: Duration,
+    /// When the tokens are due for a refresh.
+    pub due: Due,
     /// Refresh even if not due (the provider rejected the access token); a refresh by another
     /// caller that happened after this one read the connection also satisfies it.
     pub force: bool,
@@ -27,6 +27,32 @@ pub struct RefreshOptions {
     pub min_time_to_refresh: Duration,
     /// Unique per call (e.g. request id plus a random suffix).
     pub owner: String,
+}
+
+/// When tokens are due for a refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Within this margin of expiring, but not before half their life has passed: tokens that
+    /// live less than the margin (the sandbox's 120 s against the default 300 s) would otherwise
+    /// be refreshed on every call. For callers about to use them.
+    Soon(Duration),
+    /// Within this window of expiring, however long they live: the scheduled refresher's look-ahead.
+    Within(Duration),
+}
+
+impl Due {
+    fn now(self, connection: &Connection) -> bool {
+        let Some(expires_at) = connection.expires_at else {
+            return false;
+        };
+        let seconds = |window: Duration| i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        let window = match self {
+            // `updated_at` is when an active connection's tokens were last written.
+            Due::Soon(margin) => seconds(margin).min((expires_at - connection.updated_at).max(0) / 2),
+            Due::Within(window) => seconds(window),
+        };
+        expires_at <= unix_s().saturating_add(window)
+    }
 }
 
 /// What the provider gave back for a refresh token.
@@ -93,10 +119,7 @@ where
 {
     let read = store.get(id).await?.ok_or(RefreshError::NotFound)?;
     let current = usable(&read)?;
-    let due = read
-        .expires_at
-        .is_some_and(|expires_at| expires_at <= unix_s() + options.margin.as_secs() as i64);
-    if !due && !options.force {
+    if !options.due.now(&read) && !options.force {
         return Ok(current);
     }
     let lease_ms = i64::try_from(options.lease.as_millis()).unwrap_or(i64::MAX);
