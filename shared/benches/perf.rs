@@ -17,23 +17,17 @@
 mod support;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use integrations::providers::{airtable, hubspot, notion};
 use integrations::store::{credentials_key, Backend, Store};
 use integrations::tokens::TokenSet;
 use serde_json::{json, Value};
+use support::runtime::{event, form_event, Function, Outcome};
 use support::{redis_url, sealer, vars};
-use tokio::sync::{mpsc, oneshot};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Invocations per warm measurement.
@@ -92,225 +86,27 @@ fn main() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The emulated Runtime API, timing each invocation from delivery to the posted response.
+// The function binaries under the emulated Runtime API of tests/support/runtime.rs.
 
-struct Invocation {
-    event: String,
-    reply: oneshot::Sender<(Value, Duration)>,
+/// A release binary, as Lambda gets it (scripts/bench builds them).
+async fn start(name: &'static str, env: &HashMap<String, String>) -> Function {
+    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/release")
+        .join(name);
+    Function::spawn(&binary, name, env).await
 }
 
-#[derive(Default)]
-struct Shared {
-    first_poll: Option<Instant>,
-    pending: HashMap<String, (Instant, oneshot::Sender<(Value, Duration)>)>,
-}
-
-type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>;
-
-struct Function {
-    name: &'static str,
-    child: Child,
-    spawned: Instant,
-    invocations: mpsc::Sender<Invocation>,
-    shared: Arc<Mutex<Shared>>,
-}
-
-impl Function {
-    async fn start(name: &'static str, env: &HashMap<String, String>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let (invocations, queue) = mpsc::channel::<Invocation>(1);
-        let queue: Queue = Arc::new(tokio::sync::Mutex::new(queue));
-        let shared: Arc<Mutex<Shared>> = Arc::default();
-        let state = (queue, shared.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(runtime_api(state, request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/release")
-            .join(name);
-        assert!(
-            binary.is_file(),
-            "{} is missing: scripts/bench builds it",
-            binary.display()
-        );
-        let spawned = Instant::now();
-        let child = Command::new(binary)
-            .env_clear()
-            .envs(env)
-            .env("AWS_LAMBDA_RUNTIME_API", &address)
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/26/[$LATEST]bench")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the function binary starts");
-        Function {
-            name,
-            child,
-            spawned,
-            invocations,
-            shared,
-        }
-    }
-
-    /// The function's response, and the time from delivering the event to receiving it.
-    async fn invoke(&self, event: String) -> (Value, Duration) {
-        let (reply, answer) = oneshot::channel();
-        self.invocations.send(Invocation { event, reply }).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(30), answer)
-            .await
-            .unwrap_or_else(|_| panic!("{} did not answer within 30 s", self.name))
-            .unwrap()
-    }
-
-    async fn status(&self, event: String) -> (u16, Duration) {
-        let (response, took) = self.invoke(event).await;
-        (response["statusCode"].as_u64().unwrap_or_default() as u16, took)
-    }
-
-    async fn cold_start(&self) -> Duration {
-        for _ in 0..1000 {
-            if let Some(first) = self.shared.lock().unwrap().first_poll {
-                return first - self.spawned;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        panic!("{} never polled for an invocation", self.name)
-    }
-
-    /// VmHWM, in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
+/// The function's response, and the time from delivering the event to receiving it.
+async fn invoke(function: &Function, event: String) -> (Value, Duration) {
+    match function.invoke_timed(event).await {
+        (Outcome::Response(response), took) => (response, took),
+        (Outcome::Error(error), _) => panic!("{} reported an invocation error: {error}", function.name),
     }
 }
 
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn runtime_api(
-    (queue, shared): (Queue, Arc<Mutex<Shared>>),
-    request: hyper::Request<Incoming>,
-) -> hyper::Response<Full<Bytes>> {
-    let path = request.uri().path().to_owned();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .unwrap_or_default();
-    let segments: Vec<&str> = path
-        .trim_start_matches("/2018-06-01/runtime/")
-        .split('/')
-        .collect();
-    let respond = |status: u16, body: Bytes| hyper::Response::builder().status(status).body(Full::new(body));
-    match segments.as_slice() {
-        ["invocation", "next"] => {
-            shared.lock().unwrap().first_poll.get_or_insert_with(Instant::now);
-            let Some(invocation) = queue.lock().await.recv().await else {
-                return respond(500, Bytes::new()).unwrap();
-            };
-            let id = format!("{:032x}", rand::random::<u128>());
-            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-            let response = hyper::Response::builder()
-                .header("lambda-runtime-aws-request-id", &id)
-                .header("lambda-runtime-deadline-ms", (now_ms + 28_000).to_string())
-                .header(
-                    "lambda-runtime-invoked-function-arn",
-                    "arn:aws:lambda:eu-west-1:123456789012:function:bench",
-                )
-                .body(Full::new(Bytes::from(invocation.event)))
-                .unwrap();
-            shared
-                .lock()
-                .unwrap()
-                .pending
-                .insert(id, (Instant::now(), invocation.reply));
-            response
-        }
-        ["invocation", id, "response" | "error"] => {
-            let received = Instant::now();
-            if let Some((delivered, reply)) = shared.lock().unwrap().pending.remove(*id) {
-                let response = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let _ = reply.send((response, received - delivered));
-            }
-            respond(202, Bytes::from_static(b"{}")).unwrap()
-        }
-        ["init", "error"] => {
-            eprintln!("init error: {}", String::from_utf8_lossy(&body));
-            respond(202, Bytes::from_static(b"{}")).unwrap()
-        }
-        _ => respond(404, Bytes::new()).unwrap(),
-    }
-}
-
-/// An HTTP API payload 2.0 event, as API Gateway sends it.
-fn event(method: &str, route: &str, path: &str, query: &str, form: Option<&[(&str, &str)]>) -> String {
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {route}"),
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": { "host": "abc123.execute-api.eu-west-1.amazonaws.com" },
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-            "domainPrefix": "abc123", "requestId": format!("{:x}", rand::random::<u64>()),
-            "routeKey": format!("{method} {route}"), "stage": "$default",
-            "time": "26/Nov/2026:20:00:00 +0000", "timeEpoch": 1795723200000u64,
-            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "bench" }
-        },
-        "isBase64Encoded": false
-    });
-    if let Some(provider) = path
-        .strip_prefix("/integrations/")
-        .and_then(|rest| rest.split('/').next())
-    {
-        event["pathParameters"] = json!({ "provider": provider });
-    }
-    if !query.is_empty() {
-        let parameters: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
-        event["queryStringParameters"] = json!(parameters);
-    }
-    if let Some(fields) = form {
-        event["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
-        event["body"] = json!(serde_urlencoded::to_string(fields).unwrap());
-    }
-    event.to_string()
-}
-
-fn form_event(provider: &str, endpoint: &str, fields: &[(&str, &str)]) -> String {
-    event(
-        "POST",
-        &format!("/integrations/{{provider}}/{endpoint}"),
-        &format!("/integrations/{provider}/{endpoint}"),
-        "",
-        Some(fields),
-    )
+async fn status(function: &Function, event: String) -> (u16, Duration) {
+    let (response, took) = invoke(function, event).await;
+    (response["statusCode"].as_u64().unwrap_or_default() as u16, took)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -324,7 +120,7 @@ async fn warm() -> Vec<Row> {
     let env = vars("http://127.0.0.1:9", &[("REDIS_URL", &redis_url())]);
     let mut rows = Vec::new();
 
-    let authorize = Function::start("authorize", &env).await;
+    let authorize = start("authorize", &env).await;
     let invoke = || form_event("notion", "authorize", &[("user_id", "u"), ("org_id", "o")]);
     rows.push(warm_row(&authorize, (0..WARM_INVOCATIONS + 5).map(|_| invoke()).collect()).await);
 
@@ -338,7 +134,7 @@ async fn warm() -> Vec<Row> {
         let key = credentials_key("notion", "org", user);
         store.put(&key, &tokens, Duration::from_secs(600)).await.unwrap();
     }
-    let credentials = Function::start("credentials", &env).await;
+    let credentials = start("credentials", &env).await;
     let events = users
         .iter()
         .map(|user| form_event("notion", "credentials", &[("user_id", user), ("org_id", "org")]))
@@ -352,11 +148,11 @@ async fn warm_row(function: &Function, events: Vec<String>) -> Row {
     // sent once (a credentials hand-off answers only once).
     let (warm_up, measured) = events.split_at(5.min(events.len()));
     for event in warm_up {
-        function.invoke(event.clone()).await;
+        invoke(function, event.clone()).await;
     }
     let mut took = Vec::with_capacity(measured.len());
     for event in measured.iter().cloned() {
-        let (status, duration) = function.status(event).await;
+        let (status, duration) = status(function, event).await;
         assert_eq!(status, 200, "{} answered {status}", function.name);
         took.push(duration);
     }
@@ -415,7 +211,7 @@ async fn cold_starts() -> Vec<Row> {
             let mut colds = Vec::new();
             let mut function = None;
             for _ in 0..5 {
-                let started = Function::start(name, &env).await;
+                let started = start(name, &env).await;
                 colds.push(started.cold_start().await);
                 function = Some(started);
             }
@@ -447,7 +243,7 @@ async fn cold_starts() -> Vec<Row> {
                 _ => vec![(json!({"version": "0", "id": "bench", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012", "time": "2026-11-26T20:00:00Z", "region": "eu-west-1", "resources": [], "detail": {}}).to_string(), 0)],
             };
             for (event, expected) in flow {
-                let (response, _) = function.invoke(event).await;
+                let (response, _) = invoke(&function, event).await;
                 let status = response["statusCode"].as_u64().unwrap_or_default() as u16;
                 assert_eq!(status, expected, "{name}: {response}");
             }
@@ -478,14 +274,16 @@ async fn cold_starts() -> Vec<Row> {
 
 /// Starts a HubSpot consent through the real `authorize` code path and returns its state.
 async fn authorize_state(env: &HashMap<String, String>) -> String {
-    let authorize = Function::start("authorize", env).await;
-    let (response, _) = authorize
-        .invoke(form_event(
+    let authorize = start("authorize", env).await;
+    let (response, _) = invoke(
+        &authorize,
+        form_event(
             "hubspot",
             "authorize",
             &[("user_id", "bench-user"), ("org_id", "bench-org")],
-        ))
-        .await;
+        ),
+    )
+    .await;
     let url: String = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     url::Url::parse(&url)
         .unwrap()
@@ -636,7 +434,7 @@ async fn large_loads() -> Vec<Row> {
     for prefix in ["NOTION", "HUBSPOT", "AIRTABLE"] {
         env.insert(format!("{prefix}_API_URL"), fake.uri());
     }
-    let load = Function::start("load", &env).await;
+    let load = start("load", &env).await;
     let credentials = r#"{"access_token":"bench-token","token_type":"bearer"}"#;
     let mut rows = Vec::new();
     // Provider-bound limit: the longest chain of pages that must follow one another.
@@ -662,9 +460,11 @@ async fn large_loads() -> Vec<Row> {
     ];
     for (provider, what, items, chain) in cases {
         log.lock().unwrap().clear();
-        let (response, took) = load
-            .invoke(form_event(provider, "load", &[("credentials", credentials)]))
-            .await;
+        let (response, took) = invoke(
+            &load,
+            form_event(provider, "load", &[("credentials", credentials)]),
+        )
+        .await;
         assert_eq!(response["statusCode"], 200, "{provider}: {response}");
         let listed: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
         assert_eq!(listed.as_array().unwrap().len(), items, "{provider}: every item");
