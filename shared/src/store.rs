@@ -69,10 +69,7 @@ impl Backend {
                     .await
                     .map_err(|e| StoreError(format!("Redis SET failed: {e}")))
             }
-            Backend::Memory(memory) => {
-                memory.put(key, value, ttl);
-                Ok(())
-            }
+            Backend::Memory(memory) => memory.put(key, value, ttl),
         }
     }
 
@@ -121,31 +118,72 @@ fn tls_with_ca(ca_cert: &str) -> Result<rustls::ClientConfig, StoreError> {
         .with_no_client_auth())
 }
 
-/// The in-process backend: a map of values with deadlines, swept as it grows.
-#[derive(Default)]
+/// The in-process backend: a map of values with deadlines, bounded.
 pub struct MemoryBackend {
-    entries: Mutex<HashMap<String, (Instant, String)>>,
+    entries: Mutex<Entries>,
+    capacity: usize,
+}
+
+/// Values waiting, and the size at which expired ones are next swept out: twice what survived
+/// the last sweep, so a put costs amortised O(1) however many values wait. A full map is swept
+/// at most once a second.
+struct Entries {
+    values: HashMap<String, (Instant, String)>,
+    sweep_at: usize,
+    swept: Instant,
+}
+
+/// More values than a local server ever has waiting (states live 10 minutes): a flood is refused
+/// with 503 instead of growing without bound.
+const MEMORY_CAPACITY: usize = 100_000;
+const FIRST_SWEEP: usize = 1024;
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::with_capacity(MEMORY_CAPACITY)
+    }
 }
 
 impl MemoryBackend {
-    fn put(&self, key: &str, value: String, ttl: Duration) {
-        let now = Instant::now();
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= 1024 {
-            entries.retain(|_, (expires, _)| *expires > now);
+    fn with_capacity(capacity: usize) -> Self {
+        MemoryBackend {
+            entries: Mutex::new(Entries {
+                values: HashMap::new(),
+                sweep_at: FIRST_SWEEP,
+                swept: Instant::now(),
+            }),
+            capacity,
         }
-        entries.insert(key.to_owned(), (now + ttl, value));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn put(&self, key: &str, value: String, ttl: Duration) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        let full = entries.values.len() >= self.capacity;
+        if entries.values.len() >= entries.sweep_at || (full && now >= entries.swept + Duration::from_secs(1))
+        {
+            entries.values.retain(|_, (expires, _)| *expires > now);
+            entries.sweep_at = (entries.values.len() * 2).max(FIRST_SWEEP);
+            entries.swept = now;
+        }
+        if entries.values.len() >= self.capacity && !entries.values.contains_key(key) {
+            return Err(StoreError(format!(
+                "the in-process store holds {} values, its limit: set REDIS_URL for more",
+                self.capacity
+            )));
+        }
+        entries.values.insert(key.to_owned(), (now + ttl, value));
+        Ok(())
     }
 
     fn take(&self, key: &str) -> Option<String> {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (expires, value) = entries.remove(key)?;
+        let (expires, value) = self.lock().values.remove(key)?;
         (expires > Instant::now()).then_some(value)
     }
 }
@@ -194,4 +232,50 @@ pub fn credentials_key(provider: &str, org_id: &str, user_id: &str) -> String {
         key_part(org_id),
         key_part(user_id)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_backend_sweeps_expired_values_and_refuses_a_flood() {
+        let memory = MemoryBackend::with_capacity(2000);
+        for n in 0..FIRST_SWEEP {
+            memory
+                .put(&format!("old{n}"), "v".into(), Duration::ZERO)
+                .unwrap();
+        }
+        memory
+            .put("fresh", "kept".into(), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(memory.lock().values.len(), 1, "the expired values were swept out");
+        assert_eq!(memory.lock().sweep_at, FIRST_SWEEP);
+
+        for n in 1..2000 {
+            memory
+                .put(&format!("live{n}"), "v".into(), Duration::from_secs(60))
+                .unwrap();
+        }
+        let full = memory.put("one-more", "v".into(), Duration::from_secs(60));
+        assert!(full.unwrap_err().0.contains("set REDIS_URL"));
+        memory
+            .put("fresh", "replaced".into(), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(memory.take("fresh").as_deref(), Some("replaced"));
+        assert_eq!(memory.take("fresh"), None, "taken once");
+        memory
+            .put("one-more", "v".into(), Duration::from_secs(60))
+            .unwrap();
+
+        // Full of values that have since expired: swept again, a second after the last sweep.
+        memory
+            .lock()
+            .values
+            .values_mut()
+            .for_each(|(expires, _)| *expires = Instant::now());
+        memory.lock().swept -= Duration::from_secs(2);
+        memory.put("after", "v".into(), Duration::from_secs(60)).unwrap();
+        assert_eq!(memory.lock().values.len(), 1);
+    }
 }
