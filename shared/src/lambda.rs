@@ -1,4 +1,7 @@
 //! The Lambda entry point: each function binary runs its own handler.
+//!
+//! The binaries run it on a current-thread runtime: Lambda delivers one invocation at a time and
+//! the work is I/O, so worker threads would only add memory and start-up time.
 
 use std::convert::Infallible;
 

@@ -1,6 +1,6 @@
 //! `GET /integrations/{provider}/connection` as a Lambda function.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), integrations::lambda::Error> {
     integrations::lambda::run::<integrations::handlers::Connection>().await
 }

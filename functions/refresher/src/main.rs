@@ -1,6 +1,6 @@
 //! The scheduled refresher (EventBridge, every 5 minutes) as a Lambda function.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), integrations::lambda::Error> {
     integrations::refresher::run().await
 }
