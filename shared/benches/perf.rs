@@ -4,6 +4,7 @@
 //! - warm invocations of `authorize` and `credentials` under an emulated Lambda Runtime API (the
 //!   pattern of tests/runtime_api.rs), timed from event delivery to the posted response;
 //! - each function binary's cold start (spawn to first `/next` poll) and peak RSS after a flow;
+//! - what a due refresh adds to a load by user and org (connections in moto);
 //! - a large account's load through the `load` binary against a provider fake answering each
 //!   page after 50 ms, beside the provider-bound limit, with requests counted per rate window;
 //! - the normalisers alone, 10,000 objects per provider.
@@ -69,6 +70,7 @@ fn main() {
     let mut rows = runtime.block_on(async {
         let mut rows = warm().await;
         rows.extend(cold_starts().await);
+        rows.extend(refresh_cost().await);
         rows.extend(large_loads().await);
         rows
     });
@@ -178,18 +180,7 @@ async fn warm_row(function: &Function, events: Vec<String>) -> Row {
 async fn cold_starts() -> Vec<Row> {
     let fake = MockServer::start().await;
     mount_flow_fakes(&fake).await;
-    let mut env = vars(&fake.uri(), &[("REDIS_URL", &redis_url())]);
-    let dynamo = support::moto::endpoint();
-    let table = support::moto::create_table(&support::moto::client().await).await;
-    for (name, value) in [
-        ("CONNECTIONS_TABLE", table.as_str()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.as_str()),
-        ("AWS_REGION", "us-east-1"), // where support::moto creates its tables
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ] {
-        env.insert(name.into(), value.into());
-    }
+    let (env, _) = support::moto::kept_env(&fake.uri()).await;
     let (user, org) = ("bench-user", "bench-org");
     let who = [("user_id", user), ("org_id", org)];
     let query = format!("org_id={org}&user_id={user}");
@@ -314,6 +305,42 @@ async fn mount_flow_fakes(fake: &MockServer) {
             { "id": "1", "properties": { "firstname": "Ada" }, "archived": false } ] })))
         .mount(fake)
         .await;
+}
+
+/// Loads by user and org per measurement of [`refresh_cost`].
+const REFRESH_ROUNDS: usize = 30;
+
+/// What a due refresh adds to a load by user and org: loads of connections whose stored token is
+/// fresh beside loads of connections whose token is due, through the `load` binary on moto, with
+/// the provider's token and listing endpoints answering at once. The difference is the service's
+/// own work: the lease, the token request and the conditional commit.
+async fn refresh_cost() -> Vec<Row> {
+    let fake = MockServer::start().await;
+    mount_flow_fakes(&fake).await;
+    let (env, store) = support::moto::kept_env(&fake.uri()).await;
+    let load = start("load", &env).await;
+    let (mut fresh, mut due) = (Vec::new(), Vec::new());
+    for round in 0..=REFRESH_ROUNDS {
+        for (expires_in, times) in [(3600, &mut fresh), (1, &mut due)] {
+            let id = support::moto::seed(&store, "hubspot", "hubspot-refresh", expires_in).await;
+            let who = [("user_id", id.user_id()), ("org_id", id.org_id())];
+            let (response, took) = invoke(&load, form_event("hubspot", "load", &who)).await;
+            assert_eq!(response["statusCode"], 200, "{response}");
+            if round > 0 {
+                times.push(took); // round 0 warms the function up
+            }
+        }
+    }
+    fresh.sort();
+    due.sort();
+    let (fresh, due) = (percentile(&fresh, 0.5), percentile(&due, 0.5));
+    vec![row(
+        format!("load by user and org, token due: a refresh first (median of {REFRESH_ROUNDS}; moto, provider answering at once)"),
+        format!("{} (+{})", ms(due), ms(due.saturating_sub(fresh))),
+        format!("{} (token fresh)", ms(fresh)),
+        due.as_secs_f64() / fresh.as_secs_f64(),
+        "measured",
+    )]
 }
 
 // ---------------------------------------------------------------------------------------------

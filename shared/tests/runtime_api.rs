@@ -12,8 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use integrations::connections::{ConnectionId, ConnectionStore, DynamoStore};
-use integrations::tokens::TokenSet;
+use integrations::connections::ConnectionId;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use support::runtime::{event, form_event, query_event, Function, Outcome};
@@ -285,44 +284,6 @@ async fn a_warm_function_survives_a_redis_restart() {
     assert_eq!(function.http(authorize()).await.0, 200);
 }
 
-/// A deployment whose connections live in a fresh table of moto's DynamoDB, and a store client
-/// of the test's own on the same table.
-async fn kept_env(fake: &str) -> (HashMap<String, String>, ConnectionStore) {
-    let client = support::moto::client().await;
-    let table = support::moto::create_table(&client).await;
-    let env = vars(
-        fake,
-        &[
-            ("REDIS_URL", &redis_url()),
-            ("CONNECTIONS_TABLE", &table),
-            ("AWS_ENDPOINT_URL_DYNAMODB", &support::moto::endpoint()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("HTTP_TIMEOUT_SECS", "1"),
-        ],
-    );
-    (
-        env,
-        ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer())),
-    )
-}
-
-/// A kept connection whose access token expires `expires_in` seconds from now (a second: due).
-async fn seed(store: &ConnectionStore, provider: &str, refresh_token: &str, expires_in: i64) -> ConnectionId {
-    let id = ConnectionId::new(provider, &unique("org"), &unique("user")).unwrap();
-    let now = integrations::tokens::now();
-    let raw = json!({"access_token": format!("{provider}-access-0"), "refresh_token": refresh_token,
-        "token_type": "bearer", "expires_in": expires_in});
-    let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), now).unwrap();
-    let bytes = serde_json::to_vec(&tokens).unwrap();
-    store
-        .save_connected(&id, &bytes, tokens.expires_at, &[], None, now)
-        .await
-        .unwrap();
-    id
-}
-
 fn token_event(id: &ConnectionId, force: bool) -> String {
     let force = if force { "true" } else { "false" };
     let fields = [
@@ -337,8 +298,8 @@ fn token_event(id: &ConnectionId, force: bool) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_token_requests_over_three_processes_refresh_once() {
     let fake = MockServer::start().await;
-    let (env, store) = kept_env(&fake.uri()).await;
-    let id = seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
+    let (env, store) = support::moto::kept_env(&fake.uri()).await;
+    let id = support::moto::seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
     let rotating = fakes::rotating(&fake, "hubspot", "hubspot-refresh-0").await;
     let processes = [
         start("token", &env).await,
@@ -380,8 +341,8 @@ impl wiremock::Respond for StuckOnce {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_whose_process_died_is_taken_over_after_its_lease() {
     let fake = MockServer::start().await;
-    let (env, store) = kept_env(&fake.uri()).await;
-    let id = seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
+    let (env, store) = support::moto::kept_env(&fake.uri()).await;
+    let id = support::moto::seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
     let rotating = fakes::Rotating {
         provider: "hubspot",
         current: Arc::new(Mutex::new("hubspot-refresh-0".into())),
@@ -421,10 +382,10 @@ async fn a_refresh_whose_process_died_is_taken_over_after_its_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_refresher_refreshes_what_is_due_on_a_scheduled_event() {
     let fake = MockServer::start().await;
-    let (env, store) = kept_env(&fake.uri()).await;
-    let due = seed(&store, "hubspot", "hubspot-refresh-0", 60).await;
-    let later = seed(&store, "hubspot", "hubspot-refresh-later", 3600).await;
-    let refused = seed(&store, "airtable", "a-refresh-token-airtable-forgot", 120).await;
+    let (env, store) = support::moto::kept_env(&fake.uri()).await;
+    let due = support::moto::seed(&store, "hubspot", "hubspot-refresh-0", 60).await;
+    let later = support::moto::seed(&store, "hubspot", "hubspot-refresh-later", 3600).await;
+    let refused = support::moto::seed(&store, "airtable", "a-refresh-token-airtable-forgot", 120).await;
     let rotating = fakes::rotating(&fake, "hubspot", "hubspot-refresh-0").await;
     // Airtable only knows another refresh token: invalid_grant.
     fakes::rotating(&fake, "airtable", "airtable-knows-this-one").await;

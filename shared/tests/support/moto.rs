@@ -1,5 +1,6 @@
 //! A real DynamoDB API for tests: moto in server mode, and tables made from template.yaml.
 
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -11,7 +12,12 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
+use integrations::connections::{ConnectionId, ConnectionStore, DynamoStore};
+use integrations::tokens::TokenSet;
+use serde_json::json;
 use serde_yaml::Value;
+
+use super::{redis_url, sealer, unique, vars};
 
 /// The moto release the tests are known to pass with.
 pub const MOTO_VERSION: &str = "5.2.1";
@@ -158,4 +164,47 @@ fn text(value: &Value) -> &str {
     value
         .as_str()
         .unwrap_or_else(|| panic!("template.yaml: expected a string, found {value:?}"))
+}
+
+/// A deployment whose connections live in a fresh table of moto's DynamoDB, and a store client
+/// of the test's own on the same table.
+pub async fn kept_env(fake: &str) -> (HashMap<String, String>, ConnectionStore) {
+    let client = client().await;
+    let table = create_table(&client).await;
+    let env = vars(
+        fake,
+        &[
+            ("REDIS_URL", &redis_url()),
+            ("CONNECTIONS_TABLE", &table),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("HTTP_TIMEOUT_SECS", "1"),
+        ],
+    );
+    (
+        env,
+        ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer())),
+    )
+}
+
+/// A kept connection whose access token expires `expires_in` seconds from now (a second: due).
+pub async fn seed(
+    store: &ConnectionStore,
+    provider: &str,
+    refresh_token: &str,
+    expires_in: i64,
+) -> ConnectionId {
+    let id = ConnectionId::new(provider, &unique("org"), &unique("user")).unwrap();
+    let now = integrations::tokens::now();
+    let raw = json!({"access_token": format!("{provider}-access-0"), "refresh_token": refresh_token,
+        "token_type": "bearer", "expires_in": expires_in});
+    let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), now).unwrap();
+    let bytes = serde_json::to_vec(&tokens).unwrap();
+    store
+        .save_connected(&id, &bytes, tokens.expires_at, &[], None, now)
+        .await
+        .unwrap();
+    id
 }
