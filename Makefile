@@ -20,7 +20,7 @@ fmt: ## Format the code
 template: ## cfn-lint and sam validate --lint on template.yaml
 	scripts/lint-template
 
-build-lambda: ## Build the four functions for Lambda (arm64), zip them, print sizes and checks
+build-lambda: ## Build the functions for Lambda (arm64, release), zip them, print sizes and checks
 	scripts/build-lambda
 
 package: build-lambda ## Same as build-lambda: target/lambda/<function>.zip
