@@ -34,6 +34,24 @@ pub enum Error {
     /// The provider refused the token or client we presented (HTTP 401 or 403).
     #[error("{provider} refused the credentials: {reason}")]
     ProviderUnauthorized { provider: &'static str, reason: String },
+    /// The provider refused the grant itself (`invalid_grant`, HubSpot's `BAD_REFRESH_TOKEN`):
+    /// only a new consent helps.
+    #[error("{provider} refused the grant: {reason}")]
+    GrantRefused { provider: &'static str, reason: String },
+    /// The provider refused this deployment's client credentials (`invalid_client`,
+    /// `unauthorized_client`, HubSpot's `BAD_CLIENT_ID`): our configuration, not the user's.
+    #[error("{provider} refused this deployment's client credentials ({reason}): check the client ID and client secret configured for it")]
+    ClientMisconfigured { provider: &'static str, reason: String },
+    /// The provider is rate limiting us; `retry_after` is what it asked for, in seconds.
+    #[error("{provider} is rate limiting requests: try again shortly")]
+    ProviderThrottled {
+        provider: &'static str,
+        retry_after: Option<u64>,
+    },
+    /// The provider's API refused the token access to what was asked (a missing capability, a
+    /// base it may not read): not a dead token, so no refresh and no new consent.
+    #[error("{provider} refused access: {reason}")]
+    ProviderForbidden { provider: &'static str, reason: String },
     /// The provider refused the request for another reason (e.g. an invalid or used code).
     #[error("{provider} refused the request: {reason}")]
     ProviderRejected { provider: &'static str, reason: String },

@@ -92,6 +92,16 @@ pub fn id(provider: &Provider, org_id: &str, user_id: &str) -> Result<Connection
     Ok(ConnectionId::new(provider.name(), org_id, user_id)?)
 }
 
+/// Tokens kept but not opened here: the keys (or the item) are at fault, not the user's grant.
+fn unreadable() -> Error {
+    tracing::error!("a connection's stored tokens cannot be opened: check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_OLD");
+    Error::Unavailable(
+        "The stored tokens cannot be opened with this deployment's encryption keys \
+         (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEYS_OLD); the connection is unchanged"
+            .into(),
+    )
+}
+
 fn not_found() -> Error {
     Error::NotFound("No connection found: connect first through /authorize".into())
 }
@@ -134,6 +144,11 @@ impl Keeper {
         self.store.get(id).await?.ok_or_else(not_found)
     }
 
+    /// The time a refresh may take once started: the provider's answer, then the commit.
+    pub fn refresh_budget(&self) -> Duration {
+        self.request_timeout + LEASE_SLACK
+    }
+
     pub fn store(&self) -> &ConnectionStore {
         &self.store
     }
@@ -174,12 +189,24 @@ impl Keeper {
         .await
         .map_err(|error| match error {
             RefreshError::NotFound => not_found(),
-            // A refused refresh token, or tokens this deployment's keys no longer open.
+            // Only a refused refresh token.
             RefreshError::NeedsReauthorization => Error::Conflict(format!(
                 "The {} connection needs reauthorization: connect again through /authorize",
                 provider.spec.display_name
             )),
-            RefreshError::Transient(reason) => Error::ProviderFailed {
+            RefreshError::Unreadable => unreadable(),
+            RefreshError::Misconfigured(reason) => Error::ClientMisconfigured {
+                provider: provider.spec.display_name,
+                reason: format!("{reason}; the connection is unchanged"),
+            },
+            RefreshError::Transient {
+                retry_after: Some(seconds),
+                ..
+            } => Error::ProviderThrottled {
+                provider: provider.spec.display_name,
+                retry_after: Some(seconds),
+            },
+            RefreshError::Transient { reason, .. } => Error::ProviderFailed {
                 provider: provider.spec.display_name,
                 reason: format!("the token refresh failed, the connection is unchanged: {reason}"),
             },
@@ -188,9 +215,7 @@ impl Keeper {
             }
             RefreshError::Store(error) => error.into(),
         })?;
-        let tokens = serde_json::from_slice(&fresh.tokens).map_err(|_| {
-            Error::Conflict("The stored tokens cannot be read: connect again through /authorize".into())
-        })?;
+        let tokens = serde_json::from_slice(&fresh.tokens).map_err(|_| unreadable())?;
         Ok(Fresh {
             tokens,
             refreshed: fresh.refreshed,
@@ -221,7 +246,7 @@ impl Keeper {
     /// One refresh grant; the new set keeps the old refresh token when the provider sends none.
     async fn refresh(&self, provider: &Provider, current: Vec<u8>) -> Result<Refreshed, GrantFailure> {
         let current: TokenSet = serde_json::from_slice(&current)
-            .map_err(|_| GrantFailure::Refused("unreadable token set".into()))?;
+            .map_err(|_| GrantFailure::transient("the stored token set is unreadable"))?;
         let refresh_token = current
             .refresh_token
             .as_deref()
@@ -229,16 +254,20 @@ impl Keeper {
         let mut fresh = oauth::request_tokens(&self.http, provider, Grant::RefreshToken(refresh_token))
             .await
             .map_err(|error| match error {
-                Error::ProviderRejected { .. } | Error::ProviderUnauthorized { .. } => {
-                    GrantFailure::Refused(error.to_string())
-                }
-                other => GrantFailure::Transient(other.to_string()),
+                // Only the grant itself ends a connection: see `upstream::classify`.
+                Error::GrantRefused { .. } => GrantFailure::Refused(error.to_string()),
+                Error::ClientMisconfigured { reason, .. } => GrantFailure::Misconfigured(reason),
+                Error::ProviderThrottled { retry_after, .. } => GrantFailure::Transient {
+                    reason: error.to_string(),
+                    retry_after: retry_after.or(Some(1)),
+                },
+                other => GrantFailure::transient(other.to_string()),
             })?;
         if fresh.refresh_token.is_none() {
             fresh.refresh_token = current.refresh_token.clone();
         }
         let expires_at = fresh.expires_at;
-        let tokens = serde_json::to_vec(&fresh).map_err(|e| GrantFailure::Transient(e.to_string()))?;
+        let tokens = serde_json::to_vec(&fresh).map_err(|e| GrantFailure::transient(e.to_string()))?;
         Ok(Refreshed { tokens, expires_at })
     }
 

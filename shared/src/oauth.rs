@@ -161,11 +161,18 @@ async fn post_as_client<'a>(
         .await
         .map_err(|error| upstream::unreachable(name, error))?;
     let status = response.status();
+    let retry_after = upstream::retry_after(&response);
     let body = response.bytes().await.unwrap_or_default();
     if status.is_success() {
         Ok(body)
     } else {
-        Err(upstream::failure(name, Endpoint::Token, status, &body))
+        Err(upstream::failure(
+            name,
+            Endpoint::Token,
+            status,
+            retry_after,
+            &body,
+        ))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The scheduled refresher: every active connection expiring soon is refreshed ahead of use, a
 //! few at a time, through the same single-flight refresh as the API.
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use futures_util::StreamExt;
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use serde::Serialize;
@@ -18,16 +20,34 @@ use crate::tokens;
 const CONCURRENCY: usize = 8;
 const PAGE: usize = 100;
 
-/// What one run did; logged as one line and returned to the scheduler.
+/// What one run did, one count per class of outcome; logged as one line and returned to the
+/// scheduler. Only `needs_reauthorization` is a connection lost; the others retry next run.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Refreshed by this run.
     pub refreshed: usize,
-    pub failed: usize,
+    /// Refreshed meanwhile by another caller, or no longer due.
+    pub skipped: usize,
+    /// The provider refused the grant: marked for a new consent.
     pub needs_reauthorization: usize,
+    /// Throttled, failing or out of reach: left active for the next run.
+    pub transient: usize,
+    /// The provider refused our client credentials: left active until the configuration is fixed.
+    pub misconfigured: usize,
+    /// Not started, for lack of time before the function's deadline: left for the next run.
+    pub deferred: usize,
+    /// Anything else: the store failed, or the tokens do not open with the configured keys.
+    pub failed: usize,
 }
 
-/// Refreshes every active connection expiring within `ahead` of now.
-pub async fn refresh_due(keeper: &Keeper, providers: &Providers, ahead: std::time::Duration) -> Summary {
+/// Refreshes every active connection expiring within `ahead` of now, starting none it could not
+/// finish before `deadline`.
+pub async fn refresh_due(
+    keeper: &Keeper,
+    providers: &Providers,
+    ahead: std::time::Duration,
+    deadline: Option<Instant>,
+) -> Summary {
     let before = tokens::now() + ahead.as_secs() as i64;
     let mut summary = Summary::default();
     let mut cursor = None;
@@ -40,32 +60,70 @@ pub async fn refresh_due(keeper: &Keeper, providers: &Providers, ahead: std::tim
                 return summary;
             }
         };
-        let outcomes: Vec<Result<(), Error>> = futures_util::stream::iter(page)
+        let outcomes: Vec<Option<Result<bool, Error>>> = futures_util::stream::iter(page)
             .map(|connection| async move {
-                let provider = providers.get(connection.id.provider(), Needs::CLIENT)?;
-                keeper
-                    .tokens_when(provider, &connection.id, false, Due::Within(ahead), None)
-                    .await
-                    .map(|_| ())
+                if deadline.is_some_and(|deadline| {
+                    deadline.saturating_duration_since(Instant::now()) < keeper.refresh_budget()
+                }) {
+                    return None;
+                }
+                let refresh = async {
+                    let provider = providers.get(connection.id.provider(), Needs::CLIENT)?;
+                    keeper
+                        .tokens_when(provider, &connection.id, false, Due::Within(ahead), deadline)
+                        .await
+                        .map(|fresh| fresh.refreshed)
+                };
+                Some(refresh.await)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         for outcome in outcomes {
             match outcome {
-                Ok(()) => summary.refreshed += 1,
-                Err(Error::Conflict(_)) => summary.needs_reauthorization += 1,
-                Err(error) => {
+                None => summary.deferred += 1,
+                Some(Ok(true)) => summary.refreshed += 1,
+                Some(Ok(false)) => summary.skipped += 1,
+                Some(Err(Error::Conflict(_))) => summary.needs_reauthorization += 1,
+                Some(Err(Error::ClientMisconfigured { .. })) => summary.misconfigured += 1,
+                Some(Err(
+                    error @ (Error::ProviderThrottled { .. }
+                    | Error::ProviderFailed { .. }
+                    | Error::ProviderTimeout { .. }),
+                )) => {
+                    tracing::warn!(error = %error, "a refresh failed for now; the connection stays active");
+                    summary.transient += 1;
+                }
+                Some(Err(error)) => {
                     tracing::warn!(error = %error, "a connection could not be refreshed");
                     summary.failed += 1;
                 }
             }
+        }
+        if summary.deferred > 0 {
+            tracing::warn!(
+                deferred = summary.deferred,
+                "out of time: the rest waits for the next run"
+            );
+            return summary;
         }
         match next {
             Some(next) => cursor = Some(next),
             None => return summary,
         }
     }
+}
+
+/// The invocation's deadline (unix milliseconds) as an instant, a second early so the summary
+/// is still returned.
+fn deadline(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    let left =
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(Duration::from_secs(1));
+    Some(Instant::now() + left)
 }
 
 /// The Lambda entry point: state built once, one refresh pass per scheduled event.
@@ -85,12 +143,16 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         &resources.config.providers,
         resources.config.refresh_ahead,
     );
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let summary = refresh_due(keeper, providers, ahead).await;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let summary = refresh_due(keeper, providers, ahead, deadline(event.context.deadline)).await;
         tracing::info!(
             refreshed = summary.refreshed,
-            failed = summary.failed,
+            skipped = summary.skipped,
             needs_reauthorization = summary.needs_reauthorization,
+            transient = summary.transient,
+            misconfigured = summary.misconfigured,
+            deferred = summary.deferred,
+            failed = summary.failed,
             "refresh pass"
         );
         Ok::<_, lambda_runtime::Error>(summary)

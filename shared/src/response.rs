@@ -108,13 +108,17 @@ impl Error {
             Error::ProviderNotConfigured { .. } | Error::StoreUnavailable(_) | Error::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Error::BadRequest(_) | Error::ProviderRejected { .. } => StatusCode::BAD_REQUEST,
+            Error::BadRequest(_) | Error::ProviderRejected { .. } | Error::GrantRefused { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            Error::ProviderThrottled { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ProviderForbidden { .. } => StatusCode::FORBIDDEN,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unauthorized | Error::ProviderUnauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::OriginNotAllowed => StatusCode::FORBIDDEN,
-            Error::ProviderFailed { .. } => StatusCode::BAD_GATEWAY,
+            Error::ProviderFailed { .. } | Error::ClientMisconfigured { .. } => StatusCode::BAD_GATEWAY,
             Error::ProviderTimeout { .. } | Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -123,7 +127,7 @@ impl Error {
 /// `{"detail": "..."}` with the error's status (what the original service's clients read), or the
 /// callback's error page: the popup shows the reason instead of closing.
 pub fn error(error: &Error, format: ErrorFormat) -> Response {
-    match format {
+    let mut response = match format {
         ErrorFormat::Json => json_response(
             error.status(),
             &Detail {
@@ -131,5 +135,16 @@ pub fn error(error: &Error, format: ErrorFormat) -> Response {
             },
         ),
         ErrorFormat::Html => html_response(error.status(), &callback_page(Some(&error.to_string()))),
+    };
+    // A throttled provider's own wait, passed on so that clients back off as long as it asked.
+    if let Error::ProviderThrottled {
+        retry_after: Some(seconds),
+        ..
+    } = error
+    {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(*seconds));
     }
+    response
 }

@@ -532,3 +532,142 @@ async fn connections_are_listed_a_page_at_a_time() {
         assert!(body["detail"].is_string());
     }
 }
+
+/// Each provider's own wording for a refresh that fails for a reason other than a dead grant.
+fn refresh_faults(provider: &str) -> Vec<(&'static str, ResponseTemplate, StatusCode, &'static str)> {
+    let misconfigured = match provider {
+        "hubspot" => ResponseTemplate::new(400).set_body_json(json!({
+            "status": "BAD_CLIENT_ID", "message": "missing or invalid client id",
+            "correlationId": "0b1f7c4e"})),
+        "notion" => ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": "Invalid client credentials"})),
+        _ => ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": "client authentication failed"})),
+    };
+    let throttled = match provider {
+        "hubspot" => json!({"status": "error", "errorType": "RATE_LIMIT",
+            "message": "You have reached your secondly limit.", "policyName": "SECONDLY"}),
+        "notion" => json!({"object": "error", "status": 429, "code": "rate_limited",
+            "message": "You have been rate limited. Please try again in a few minutes."}),
+        _ => json!({"errors": [{"error": "RATE_LIMIT_REACHED",
+            "message": "Rate limit exceeded. Please try again later"}]}),
+    };
+    vec![
+        (
+            "429",
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .set_body_json(throttled),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "rate limiting",
+        ),
+        (
+            "503",
+            ResponseTemplate::new(503).set_body_string("<html>maintenance</html>"),
+            StatusCode::BAD_GATEWAY,
+            "the connection is unchanged",
+        ),
+        (
+            "invalid_client",
+            misconfigured,
+            StatusCode::BAD_GATEWAY,
+            "client secret",
+        ),
+        (
+            "timeout",
+            ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)),
+            StatusCode::BAD_GATEWAY,
+            "did not answer in time",
+        ),
+    ]
+}
+
+/// The fault matrix: 3 providers × {429, 503, invalid_client, timeout} on a forced refresh.
+/// None of them marks the connection; each answers its own status, a 429 with `Retry-After`;
+/// once the provider recovers, the same stored refresh token works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_refused_grant_marks_a_connection() {
+    let mut marked = 0;
+    for provider in ["notion", "hubspot", "airtable"] {
+        for (fault, answer, expected, wording) in refresh_faults(provider) {
+            let fake = MockServer::start().await;
+            let app = connected_app(&fake).await;
+            let (user, org) = connect(&app, &fake, provider, &format!("{provider}-access-0")).await;
+            let fault_mock = Mock::given(method("POST"))
+                .and(path(format!("/{provider}/token")))
+                .respond_with(answer)
+                .mount_as_scoped(&fake)
+                .await;
+            let fields = [
+                ("user_id", user.as_str()),
+                ("org_id", org.as_str()),
+                ("force_refresh", "true"),
+            ];
+            let response = app
+                .handle(Function::Token, form(provider, Function::Token, &fields))
+                .await;
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let body: Value = serde_json::from_str(&body_text(response.body())).unwrap();
+            assert_eq!(status, expected, "{provider} {fault}: {body}");
+            assert!(
+                body["detail"].as_str().unwrap().contains(wording),
+                "{provider} {fault}: {body}"
+            );
+            if fault == "429" {
+                assert_eq!(
+                    retry_after.unwrap(),
+                    "7",
+                    "{provider}: the provider's wait is passed on"
+                );
+            }
+            let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+            let (_, metadata) = on_connection(&app, Method::GET, provider, &ids).await;
+            if metadata["status"] != "active" {
+                marked += 1;
+            }
+            assert_eq!(metadata["status"], "active", "{provider} {fault}: {metadata}");
+            drop(fault_mock);
+            // Recovered: the refresh token kept through the fault still works.
+            let refresh_token = match provider {
+                "hubspot" => "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
+                "notion" => "notion-refresh-0",
+                _ => "airtable-refresh-token",
+            };
+            let rotating = rotating(&fake, provider, refresh_token).await;
+            let (status, body) = token(&app, provider, &user, &org, true).await;
+            assert_eq!(status, StatusCode::OK, "{provider} after {fault}: {body}");
+            assert_eq!(body["access_token"], format!("{provider}-access-1"));
+            assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
+        }
+    }
+    println!("fault matrix (refresh): {marked} connections marked");
+    assert_eq!(marked, 0);
+}
+
+/// A data API's 403 (a capability the integration lacks) is the provider's answer to pass on:
+/// no refresh, no mark, and the next call still uses the same token.
+#[tokio::test]
+async fn a_forbidden_listing_is_a_403_without_refresh_or_mark() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "notion", "notion-access-0").await;
+    let rotating = rotating(&fake, "notion", "notion-refresh-0").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "object": "error", "status": 403, "code": "restricted_resource",
+            "message": "Insufficient permissions for this endpoint."})))
+        .mount(&fake)
+        .await;
+    let (status, body) = call(&app, Function::Load, load_by("notion", &user, &org)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body,
+        json!({"detail": "Notion refused access: Insufficient permissions for this endpoint."})
+    );
+    assert_eq!(rotating.calls.load(Ordering::SeqCst), 0, "no refresh on a 403");
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (_, metadata) = on_connection(&app, Method::GET, "notion", &ids).await;
+    assert_eq!(metadata["status"], "active");
+}

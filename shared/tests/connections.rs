@@ -547,7 +547,7 @@ async fn a_sealed_blob_moved_to_another_item_does_not_open() {
     let got = f.store.get(&bob).await.unwrap().unwrap();
     assert_eq!((got.status, got.tokens), (Status::Active, None));
     let result = fresh_tokens(&f.store, &bob, options("p"), |_| async { unreachable!() }).await;
-    assert!(matches!(result, Err(RefreshError::NeedsReauthorization)));
+    assert!(matches!(result, Err(RefreshError::Unreadable)), "{result:?}");
     assert!(f.store.get(&alice).await.unwrap().unwrap().tokens.is_some());
 }
 
@@ -757,10 +757,10 @@ async fn a_transient_failure_leaves_the_connection_active(f: Fixture) {
     let id = id("hubspot", "org", "user");
     save(&f.store, &id, "expired", Some(now() - 10)).await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let failing = counting(&calls, Duration::ZERO, Err(GrantFailure::Transient("503".into())));
+    let failing = counting(&calls, Duration::ZERO, Err(GrantFailure::transient("503")));
     let result = fresh_tokens(&f.store, &id, options("a"), failing).await;
     assert!(
-        matches!(&result, Err(RefreshError::Transient(reason)) if reason == "503"),
+        matches!(&result, Err(RefreshError::Transient { reason, .. }) if reason == "503"),
         "{result:?}"
     );
     let stored = f.store.get(&id).await.unwrap().unwrap();
@@ -937,4 +937,36 @@ fn the_template_table_is_durable_and_encrypted() {
         Some(true)
     );
     assert_eq!(properties["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+}
+
+/// Every attribute but the key replaced by another connection's: the item names Alice, but it
+/// was read as Bob's, so it is Bob's and unreadable, never Alice's token handed to Bob.
+#[tokio::test]
+async fn an_item_whose_attributes_are_another_connections_is_unreadable() {
+    let f = Fixture::new(Kind::Dynamo).await;
+    let (client, table) = f.dynamo.as_ref().unwrap();
+    let (alice, bob) = (id("hubspot", "org", "alice"), id("hubspot", "org", "bob"));
+    save(&f.store, &alice, "alice-token", None).await;
+    save(&f.store, &bob, "bob-token", None).await;
+    let mut item = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(alice.key()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    item.insert("pk".into(), AttributeValue::S(bob.key()));
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let got = f.store.get(&bob).await.unwrap().unwrap();
+    assert_eq!((&got.id, got.tokens), (&bob, None));
+    let result = fresh_tokens(&f.store, &bob, options("p"), |_| async { unreachable!() }).await;
+    assert!(matches!(result, Err(RefreshError::Unreadable)), "{result:?}");
 }

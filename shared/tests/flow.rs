@@ -373,11 +373,24 @@ async fn refused_exchanges_answer_by_the_providers_status(kind: StoreKind) {
             StatusCode::BAD_REQUEST,
             "Invalid code",
         ),
+        // Our client credentials, not the user's doing: a 502 naming them.
         (
             401,
             json!({ "error": "invalid_client" }),
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            StatusCode::BAD_GATEWAY,
+            "client secret",
+        ),
+        (
+            400,
+            json!({ "status": "BAD_CLIENT_ID", "message": "missing or unknown client id" }),
+            StatusCode::BAD_GATEWAY,
+            "client secret",
+        ),
+        (
+            429,
+            json!({ "status": "error", "errorType": "RATE_LIMIT", "message": "secondly limit" }),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "rate limiting",
         ),
         (
             400,

@@ -396,7 +396,8 @@ async fn the_refresher_refreshes_what_is_due_on_a_scheduled_event() {
     };
     assert_eq!(
         summary,
-        json!({"refreshed": 1, "failed": 0, "needs_reauthorization": 1})
+        json!({"refreshed": 1, "skipped": 0, "needs_reauthorization": 1, "transient": 0,
+               "misconfigured": 0, "deferred": 0, "failed": 0})
     );
     assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
     let get = |id| {

@@ -340,7 +340,11 @@ impl DynamoStore {
     }
 
     fn connection(&self, item: Item) -> Result<Connection, ConnectionStoreError> {
-        record(item)?.open(&self.sealer)
+        let key = match item.get("pk") {
+            Some(AttributeValue::S(key)) => key.clone(),
+            _ => return Err(ConnectionStoreError::Corrupt("pk is missing".into())),
+        };
+        record(item)?.open(&key, &self.sealer)
     }
 }
 

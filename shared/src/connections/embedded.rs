@@ -84,20 +84,21 @@ impl EmbeddedStore {
                 (Change::Put(Box::new(record.clone())), record)
             })
             .await?;
-        saved.open(&self.sealer)
+        saved.open(&id.key(), &self.sealer)
     }
 
     pub(super) async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, ConnectionStoreError> {
         let key = id.key();
+        let read_key = key.clone();
         let record = self
             .blocking(move |db| {
                 let txn = db.begin_read().map_err(failed)?;
                 let table = txn.open_table(CONNECTIONS).map_err(failed)?;
-                let value = table.get(key.as_str()).map_err(failed)?;
+                let value = table.get(read_key.as_str()).map_err(failed)?;
                 value.map(|value| decode(value.value())).transpose()
             })
             .await?;
-        record.map(|record| record.open(&self.sealer)).transpose()
+        record.map(|record| record.open(&key, &self.sealer)).transpose()
     }
 
     pub(super) async fn acquire_lease(
@@ -206,9 +207,9 @@ impl EmbeddedStore {
                     if start.as_deref() == Some(sort) {
                         continue;
                     }
-                    let record = load(&connections, key.value())?;
+                    let (key, record) = load(&connections, key.value())?;
                     if user_id.as_ref().is_none_or(|user_id| *user_id == record.user_id) {
-                        found.push(record);
+                        found.push((key, record));
                         if found.len() == want {
                             break;
                         }
@@ -352,10 +353,10 @@ impl EmbeddedStore {
             .map_err(|e| ConnectionStoreError::Embedded(e.to_string()))?
     }
 
-    fn open_all(&self, records: Vec<Record>) -> Result<Vec<Connection>, ConnectionStoreError> {
+    fn open_all(&self, records: Vec<(String, Record)>) -> Result<Vec<Connection>, ConnectionStoreError> {
         records
             .into_iter()
-            .map(|record| record.open(&self.sealer))
+            .map(|(key, record)| record.open(&key, &self.sealer))
             .collect()
     }
 }
@@ -372,12 +373,12 @@ fn lease_free(record: &Record, now_ms: i64) -> bool {
 fn load(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     key: &str,
-) -> Result<Record, ConnectionStoreError> {
+) -> Result<(String, Record), ConnectionStoreError> {
     let value = table
         .get(key)
         .map_err(failed)?
         .ok_or_else(|| ConnectionStoreError::Corrupt("an index names a missing connection".into()))?;
-    decode(value.value())
+    Ok((key.to_owned(), decode(value.value())?))
 }
 
 fn decode(json: &[u8]) -> Result<Record, ConnectionStoreError> {

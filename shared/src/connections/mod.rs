@@ -229,12 +229,25 @@ struct Record {
 }
 
 impl Record {
-    /// Opens the tokens under the record's own key: a blob copied from another item stays shut.
-    fn open(self, sealer: &Sealer) -> Result<Connection, ConnectionStoreError> {
-        let id = ConnectionId::new(&self.provider, &self.org_id, &self.user_id)
-            .map_err(|e| ConnectionStoreError::Corrupt(e.to_string()))?;
-        let tokens = sealer.open(&id.key(), &self.tokens);
-        if tokens.is_none() {
+    /// Opens the tokens under `key`, the primary key the record was read by, never under the ids
+    /// the record carries: attributes copied from another connection's item (everything but its
+    /// key) name that connection, and must not hand out its tokens. Such a record is unreadable.
+    fn open(self, key: &str, sealer: &Sealer) -> Result<Connection, ConnectionStoreError> {
+        let id = ConnectionId::from_key(key)
+            .ok_or_else(|| ConnectionStoreError::Corrupt("a connection's key is malformed".into()))?;
+        let agrees = (id.provider(), id.org_id(), id.user_id())
+            == (
+                self.provider.as_str(),
+                self.org_id.as_str(),
+                self.user_id.as_str(),
+            );
+        let tokens = agrees.then(|| sealer.open(key, &self.tokens)).flatten();
+        if !agrees {
+            tracing::error!(
+                provider = %id.provider,
+                "a connection's item disagrees with its key: its tokens are not opened"
+            );
+        } else if tokens.is_none() {
             tracing::warn!(
                 provider = %id.provider,
                 "a connection's tokens could not be opened (tampered, moved or unknown key)"

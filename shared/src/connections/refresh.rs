@@ -70,10 +70,27 @@ pub struct Refreshed {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantFailure {
-    /// `invalid_grant`, `invalid_client`: the refresh token is dead for good.
+    /// `invalid_grant` (HubSpot's `BAD_REFRESH_TOKEN`): the refresh token is dead for good, the
+    /// one failure that marks a connection.
     Refused(String),
-    /// Network errors, 5xx, rate limits: the next call may succeed.
-    Transient(String),
+    /// `invalid_client` and the like: this deployment's client credentials, not the grant. The
+    /// connection stays active, to work again once the configuration is fixed.
+    Misconfigured(String),
+    /// Network errors, timeouts, 5xx, rate limits, unreadable answers: the next call may succeed;
+    /// `retry_after` is the provider's own wait in seconds, when it gave one.
+    Transient {
+        reason: String,
+        retry_after: Option<u64>,
+    },
+}
+
+impl GrantFailure {
+    pub fn transient(reason: impl Into<String>) -> Self {
+        GrantFailure::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
 }
 
 /// Tokens fit for use now.
@@ -102,8 +119,17 @@ pub enum RefreshError {
     NotFound,
     #[error("the connection needs a new authorization")]
     NeedsReauthorization,
-    #[error("the token refresh failed for now: {0}")]
-    Transient(String),
+    /// The tokens are stored but no configured key opens them (or the item disagrees with its
+    /// key): an operator's problem, never the user's, so the connection is not marked.
+    #[error("the stored tokens cannot be opened with the configured keys")]
+    Unreadable,
+    #[error("the provider refused the client credentials: {0}")]
+    Misconfigured(String),
+    #[error("the token refresh failed for now: {reason}")]
+    Transient {
+        reason: String,
+        retry_after: Option<u64>,
+    },
     #[error("too little time left to refresh the tokens")]
     NoTime,
     #[error(transparent)]
@@ -198,7 +224,10 @@ async fn refresh_held(
                 store,
                 id,
                 read_version,
-                RefreshError::Transient("the refresh lease was lost".into()),
+                RefreshError::Transient {
+                    reason: "the refresh lease was lost".into(),
+                    retry_after: None,
+                },
             )
             .await
         }
@@ -209,9 +238,13 @@ async fn refresh_held(
             }
             settled(store, id, read_version, RefreshError::NeedsReauthorization).await
         }
-        Err(GrantFailure::Transient(reason)) => {
+        Err(GrantFailure::Misconfigured(reason)) => {
             store.release_lease(id, owner).await?;
-            Err(RefreshError::Transient(reason))
+            Err(RefreshError::Misconfigured(reason))
+        }
+        Err(GrantFailure::Transient { reason, retry_after }) => {
+            store.release_lease(id, owner).await?;
+            Err(RefreshError::Transient { reason, retry_after })
         }
     }
 }
@@ -241,7 +274,8 @@ fn usable(connection: &Connection) -> Result<Fresh, RefreshError> {
             expires_at: connection.expires_at,
             version: connection.version,
         }),
-        _ => Err(RefreshError::NeedsReauthorization),
+        (Status::Active, None) => Err(RefreshError::Unreadable),
+        (Status::NeedsReauthorization, _) => Err(RefreshError::NeedsReauthorization),
     }
 }
 
