@@ -1,7 +1,7 @@
 //! The scheduled refresher: every active connection expiring soon is refreshed ahead of use, a
 //! few at a time, through the same single-flight refresh as the API.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::connections::refresh::Due;
 use crate::error::Error;
+use crate::handlers::deadline_before;
 use crate::keeper::Keeper;
 use crate::providers::{Needs, Providers};
 use crate::resources::{Mode, Resources};
@@ -19,6 +20,8 @@ use crate::tokens;
 /// Refreshes in flight at once: enough to finish a large backlog, few enough for rate limits.
 const CONCURRENCY: usize = 8;
 const PAGE: usize = 100;
+/// Time kept back from the invocation's deadline to return the summary.
+const SUMMARY_MARGIN: Duration = Duration::from_secs(1);
 
 /// What one run did, one count per class of outcome; logged as one line and returned to the
 /// scheduler. Only `needs_reauthorization` is a connection lost; the others retry next run.
@@ -45,7 +48,7 @@ pub struct Summary {
 pub async fn refresh_due(
     keeper: &Keeper,
     providers: &Providers,
-    ahead: std::time::Duration,
+    ahead: Duration,
     deadline: Option<Instant>,
 ) -> Summary {
     let before = tokens::now() + ahead.as_secs() as i64;
@@ -114,18 +117,6 @@ pub async fn refresh_due(
     }
 }
 
-/// The invocation's deadline (unix milliseconds) as an instant, a second early so the summary
-/// is still returned.
-fn deadline(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
-    let left =
-        Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(Duration::from_secs(1));
-    Some(Instant::now() + left)
-}
-
 /// The Lambda entry point: state built once, one refresh pass per scheduled event.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::logging::init_lambda();
@@ -144,7 +135,13 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
         resources.config.refresh_ahead,
     );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let summary = refresh_due(keeper, providers, ahead, deadline(event.context.deadline)).await;
+        let summary = refresh_due(
+            keeper,
+            providers,
+            ahead,
+            deadline_before(event.context.deadline, SUMMARY_MARGIN),
+        )
+        .await;
         tracing::info!(
             refreshed = summary.refreshed,
             skipped = summary.skipped,

@@ -105,13 +105,13 @@ impl Error {
         match self {
             Error::UnknownProvider { .. } | Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::ProviderNotConfigured { .. } | Error::StoreUnavailable(_) | Error::Unavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Error::ProviderNotConfigured { .. }
+            | Error::StoreUnavailable(_)
+            | Error::Unavailable(_)
+            | Error::ProviderThrottled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadRequest(_) | Error::ProviderRejected { .. } | Error::GrantRefused { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            Error::ProviderThrottled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::ProviderForbidden { .. } => StatusCode::FORBIDDEN,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

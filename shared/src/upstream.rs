@@ -49,8 +49,10 @@ impl<'a> Api<'a> {
     /// Sends the request, waiting out 429s and retrying 5xx a bounded number of times.
     pub async fn send_json(&self, request: RequestBuilder) -> Result<Value> {
         let provider = self.name;
-        let mut last_failure = String::new();
-        let mut throttled = None;
+        let mut last = Error::ProviderFailed {
+            provider,
+            reason: "no attempt made".into(),
+        };
         for attempt in 1..=MAX_ATTEMPTS {
             let Some(request) = request.try_clone() else {
                 return Err(Error::ProviderFailed {
@@ -61,8 +63,7 @@ impl<'a> Api<'a> {
             let wait = match request.send().await {
                 Err(error) if error.is_timeout() => return Err(Error::ProviderTimeout { provider }),
                 Err(error) => {
-                    throttled = None;
-                    last_failure = unreachable(provider, error).to_string();
+                    last = unreachable(provider, error);
                     backoff(attempt)
                 }
                 Ok(response) if response.status().is_success() => {
@@ -73,12 +74,14 @@ impl<'a> Api<'a> {
                 }
                 Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                     let wait = retry_after(&response);
-                    throttled = Some(wait);
+                    last = throttled(provider, wait);
                     wait.unwrap_or_else(|| backoff(attempt))
                 }
                 Ok(response) if response.status().is_server_error() => {
-                    throttled = None;
-                    last_failure = format!("HTTP {}", response.status().as_u16());
+                    last = Error::ProviderFailed {
+                        provider,
+                        reason: format!("HTTP {}", response.status().as_u16()),
+                    };
                     backoff(attempt)
                 }
                 Ok(response) => {
@@ -92,16 +95,15 @@ impl<'a> Api<'a> {
                 tokio::time::sleep(wait).await;
             }
         }
-        Err(match throttled {
-            Some(wait) => Error::ProviderThrottled {
-                provider,
-                retry_after: wait.map(|wait| wait.as_secs().max(1)),
-            },
-            None => Error::ProviderFailed {
-                provider,
-                reason: last_failure,
-            },
-        })
+        Err(last)
+    }
+}
+
+/// Rate limited, passing on the provider's wait in whole seconds (at least one).
+fn throttled(provider: &'static str, wait: Option<Duration>) -> Error {
+    Error::ProviderThrottled {
+        provider,
+        retry_after: wait.map(|wait| wait.as_secs().max(1)),
     }
 }
 
@@ -201,10 +203,7 @@ pub fn failure(
         }
         Class::Unauthorized => Error::ProviderUnauthorized { provider, reason },
         Class::Forbidden => Error::ProviderForbidden { provider, reason },
-        Class::Throttled => Error::ProviderThrottled {
-            provider,
-            retry_after: retry_after.map(|wait| wait.as_secs().max(1)),
-        },
+        Class::Throttled => throttled(provider, retry_after),
         Class::Rejected => Error::ProviderRejected { provider, reason },
         Class::Failed => Error::ProviderFailed { provider, reason },
     }

@@ -587,7 +587,7 @@ fn refresh_faults(provider: &str) -> Vec<(&'static str, ResponseTemplate, Status
 /// once the provider recovers, the same stored refresh token works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_refused_grant_marks_a_connection() {
-    let mut marked = 0;
+    let mut marked = Vec::new();
     for provider in ["notion", "hubspot", "airtable"] {
         for (fault, answer, expected, wording) in refresh_faults(provider) {
             let fake = MockServer::start().await;
@@ -624,9 +624,9 @@ async fn only_a_refused_grant_marks_a_connection() {
             let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
             let (_, metadata) = on_connection(&app, Method::GET, provider, &ids).await;
             if metadata["status"] != "active" {
-                marked += 1;
+                marked.push(format!("{provider} {fault}: {metadata}"));
+                continue;
             }
-            assert_eq!(metadata["status"], "active", "{provider} {fault}: {metadata}");
             drop(fault_mock);
             // Recovered: the refresh token kept through the fault still works.
             let refresh_token = match provider {
@@ -641,8 +641,8 @@ async fn only_a_refused_grant_marks_a_connection() {
             assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
         }
     }
-    println!("fault matrix (refresh): {marked} connections marked");
-    assert_eq!(marked, 0);
+    println!("fault matrix (refresh): {} connections marked", marked.len());
+    assert!(marked.is_empty(), "marked: {marked:#?}");
 }
 
 /// A data API's 403 (a capability the integration lacks) is the provider's answer to pass on:

@@ -519,6 +519,23 @@ async fn no_token_is_stored_in_plaintext(f: Fixture) {
     }
 }
 
+/// A connection's DynamoDB item as stored, read past the store.
+async fn stored_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &ConnectionId,
+) -> std::collections::HashMap<String, AttributeValue> {
+    client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(id.key()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_sealed_blob_moved_to_another_item_does_not_open() {
     let f = Fixture::new(Kind::Dynamo).await;
@@ -526,15 +543,7 @@ async fn a_sealed_blob_moved_to_another_item_does_not_open() {
     let (alice, bob) = (id("notion", "org", "alice"), id("notion", "org", "bob"));
     save(&f.store, &alice, "alice-token", None).await;
     save(&f.store, &bob, "bob-token", None).await;
-    let item = client
-        .get_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(alice.key()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored_item(client, table, &alice).await;
     client
         .update_item()
         .table_name(table)
@@ -948,15 +957,7 @@ async fn an_item_whose_attributes_are_another_connections_is_unreadable() {
     let (alice, bob) = (id("hubspot", "org", "alice"), id("hubspot", "org", "bob"));
     save(&f.store, &alice, "alice-token", None).await;
     save(&f.store, &bob, "bob-token", None).await;
-    let mut item = client
-        .get_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(alice.key()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let mut item = stored_item(client, table, &alice).await;
     item.insert("pk".into(), AttributeValue::S(bob.key()));
     client
         .put_item()
