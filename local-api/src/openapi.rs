@@ -6,7 +6,7 @@
 use integrations::connections::{Account, Status};
 use integrations::handlers::{AccessToken, ConnectionsPage, Disconnected, DEFAULT_LIMIT, MAX_LIMIT};
 use integrations::item::Item;
-use integrations::keeper::Metadata;
+use integrations::keeper::{Metadata, Revocation};
 use integrations::providers::PROVIDERS;
 use integrations::request::{id_schema, Identity, MAX_ID_BYTES};
 use integrations::response::Detail;
@@ -77,6 +77,7 @@ pub fn document() -> OpenApi {
                 .schema_from::<Detail>()
                 .schema_from::<AccessToken>()
                 .schema_from::<Disconnected>()
+                .schema_from::<Revocation>()
                 .schema_from::<ConnectionsPage>()
                 .schema("ProviderTokens", provider_tokens())
                 .schema("LoadRequest", load_request())

@@ -54,6 +54,21 @@ impl Sealer {
         &self.current.0
     }
 
+    /// Whether old keys are configured: a rotation is under way.
+    pub fn has_old_keys(&self) -> bool {
+        !self.old.is_empty()
+    }
+
+    /// What every value sealed under the current key starts with.
+    pub fn current_prefix(&self) -> String {
+        format!("{}.", self.current.0)
+    }
+
+    /// Whether `sealed` is under the current key (says nothing of whether it opens).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed.split_once('.').is_some_and(|(id, _)| id == self.current.0)
+    }
+
     pub fn seal(&self, storage_key: &str, plaintext: &[u8]) -> String {
         let (id, cipher) = &self.current;
         // The thread's CSPRNG (ChaCha, seeded and periodically reseeded from the OS), not `OsRng`:

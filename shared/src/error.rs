@@ -31,6 +31,10 @@ pub enum Error {
     /// Something this deployment lacks or cannot do right now, named in the text.
     #[error("{0}")]
     Unavailable(String),
+    /// A connection's stored tokens do not open with this deployment's keys (or its item
+    /// disagrees with its key): the operator's problem, never the user's grant.
+    #[error("{0}")]
+    Unreadable(String),
     /// The provider refused the token or client we presented (HTTP 401 or 403).
     #[error("{provider} refused the credentials: {reason}")]
     ProviderUnauthorized { provider: &'static str, reason: String },

@@ -15,8 +15,13 @@ use crate::oauth::{self, Grant};
 use crate::providers::Provider;
 use crate::tokens::{self, TokenSet};
 
-/// Kept above the HTTP timeout: the lease must outlive the token request it guards.
-const LEASE_SLACK: Duration = Duration::from_secs(5);
+/// How long a refresh's commit is retried (DynamoDB throttling, timeouts) once the provider has
+/// answered; also how long after a lapsed lease its holder may still land its commit.
+const COMMIT_BUDGET: Duration = Duration::from_secs(10);
+/// Kept on top of the lease for clocks that disagree between processes.
+const CLOCK_SKEW: Duration = Duration::from_secs(2);
+/// Times a disconnect starts over when a reconnect lands while it revokes.
+const DISCONNECT_ATTEMPTS: usize = 3;
 
 /// Tokens fit for use, and whether this call refreshed them (at which stored version).
 pub struct Fresh {
@@ -95,7 +100,7 @@ pub fn id(provider: &Provider, org_id: &str, user_id: &str) -> Result<Connection
 /// Tokens kept but not opened here: the keys (or the item) are at fault, not the user's grant.
 fn unreadable() -> Error {
     tracing::error!("a connection's stored tokens cannot be opened: check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_OLD");
-    Error::Unavailable(
+    Error::Unreadable(
         "The stored tokens cannot be opened with this deployment's encryption keys \
          (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEYS_OLD); the connection is unchanged"
             .into(),
@@ -146,7 +151,12 @@ impl Keeper {
 
     /// The time a refresh may take once started: the provider's answer, then the commit.
     pub fn refresh_budget(&self) -> Duration {
-        self.request_timeout + LEASE_SLACK
+        self.request_timeout + COMMIT_BUDGET
+    }
+
+    /// A refresh lease outlives the whole refresh, whatever the clocks say.
+    fn lease(&self) -> Duration {
+        self.refresh_budget() + CLOCK_SKEW
     }
 
     pub fn store(&self) -> &ConnectionStore {
@@ -178,9 +188,10 @@ impl Keeper {
         let options = RefreshOptions {
             due,
             force,
-            lease: self.request_timeout + LEASE_SLACK,
+            lease: self.lease(),
+            commit_budget: COMMIT_BUDGET,
             deadline,
-            min_time_to_refresh: self.request_timeout,
+            min_time_to_refresh: self.refresh_budget(),
             owner: format!("{:032x}", rand::random::<u128>()),
         };
         let fresh = refresh::fresh_tokens(&self.store, id, options, |current| {
@@ -224,22 +235,12 @@ impl Keeper {
     }
 
     /// The provider refused a token this process has just been given: the grant is dead,
-    /// whatever the refresh said. Marked under a lease at the version read, so that a newer
-    /// connection (a reconnect, another refresh) is never marked by mistake.
+    /// whatever the refresh said. Marked at the version read, so that a newer connection (a
+    /// reconnect, another refresh) is never marked by mistake.
     pub async fn refused_fresh_tokens(&self, id: &ConnectionId, version: u64) -> Result<()> {
-        let owner = format!("{:032x}", rand::random::<u128>());
-        let now_ms = tokens::now() * 1000;
-        let lease_ms = (self.request_timeout + LEASE_SLACK).as_millis() as i64;
-        if self
-            .store
-            .acquire_lease(id, version, &owner, lease_ms, now_ms)
-            .await?
-            == LeaseOutcome::Acquired
-        {
-            self.store
-                .mark_needs_reauthorization(id, &owner, tokens::now())
-                .await?;
-        }
+        self.store
+            .mark_needs_reauthorization(id, version, tokens::now())
+            .await?;
         Ok(())
     }
 
@@ -271,30 +272,84 @@ impl Keeper {
         Ok(Refreshed { tokens, expires_at })
     }
 
-    /// Revokes at the provider where it documents how, then deletes; `revoked` is false where it
-    /// has no revocation or it failed (the connection is deleted either way).
-    pub async fn disconnect(&self, provider: &Provider, id: &ConnectionId) -> Result<bool> {
-        let connection = self.get(id).await?;
-        let tokens: Option<TokenSet> = connection
-            .tokens
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        let revoked = match tokens {
+    /// Revokes at the provider where it documents how, then deletes the connection at the
+    /// version revoked. Holds the refresh lease meanwhile, so no refresh rotates the token being
+    /// revoked; a reconnect that lands meanwhile is revoked and deleted in turn.
+    pub async fn disconnect(
+        &self,
+        provider: &Provider,
+        id: &ConnectionId,
+        deadline: Option<Instant>,
+    ) -> Result<Revocation> {
+        for _ in 0..DISCONNECT_ATTEMPTS {
+            let connection = self.leased(id, deadline).await?;
+            let tokens: TokenSet = match &connection.tokens {
+                Some(bytes) => serde_json::from_slice(bytes).map_err(|_| unreadable())?,
+                None => return Err(unreadable()),
+            };
             // Revoking the refresh token ends the whole grant where the provider has one.
-            Some(tokens) => {
-                let token = tokens.refresh_token.as_deref().unwrap_or(&tokens.access_token);
-                match oauth::revoke(&self.http, provider, token).await {
-                    Ok(revoked) => revoked,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "revocation failed; deleting the connection anyway");
-                        false
-                    }
+            let token = tokens.refresh_token.as_deref().unwrap_or(&tokens.access_token);
+            let revocation = match oauth::revoke(&self.http, provider, token).await {
+                Ok(true) => Revocation::Revoked,
+                Ok(false) => Revocation::Unsupported,
+                Err(error) => {
+                    tracing::warn!(error = %error, "revocation failed; deleting the connection anyway");
+                    Revocation::Failed
                 }
+            };
+            if self.store.delete(id, connection.version).await? {
+                return Ok(revocation);
             }
-            None => false,
-        };
-        self.store.delete(id).await?;
-        Ok(revoked)
+        }
+        Err(Error::Conflict(
+            "The connection kept changing (reconnected) while it was being disconnected; try again".into(),
+        ))
     }
+
+    /// The connection, under a refresh lease of this call's when it is active; waits out a
+    /// refresh in flight.
+    async fn leased(&self, id: &ConnectionId, deadline: Option<Instant>) -> Result<Connection> {
+        let owner = format!("{:032x}", rand::random::<u128>());
+        let lease_ms = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
+        loop {
+            let connection = self.get(id).await?;
+            if connection.status != Status::Active {
+                return Ok(connection);
+            }
+            match self
+                .store
+                .acquire_lease(id, connection.version, &owner, lease_ms, tokens::now_ms())
+                .await?
+            {
+                LeaseOutcome::Acquired | LeaseOutcome::TakenOver { .. } => return Ok(connection),
+                LeaseOutcome::Gone => return Err(not_found()),
+                LeaseOutcome::Changed | LeaseOutcome::Busy { .. } => {}
+            }
+            if deadline.is_some_and(|deadline| Instant::now() + LEASE_POLL >= deadline) {
+                return Err(Error::Unavailable(
+                    "A token refresh of this connection is in progress; try again".into(),
+                ));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+}
+
+/// How often a disconnect looks again at a connection another caller is refreshing.
+const LEASE_POLL: Duration = Duration::from_millis(100);
+
+/// What became of the grant at the provider when a connection was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Revocation {
+    /// The provider confirmed the revocation.
+    Revoked,
+    /// The provider documents no revocation endpoint: the grant ends when the user removes the
+    /// app at the provider.
+    Unsupported,
+    /// The provider did not confirm it (refused, failed or out of reach): the grant may live on.
+    Failed,
 }
 
 /// The provider account a token response names: Notion's workspace, HubSpot's portal, the

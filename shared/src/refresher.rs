@@ -1,5 +1,6 @@
 //! The scheduled refresher: every active connection expiring soon is refreshed ahead of use, a
-//! few at a time, through the same single-flight refresh as the API.
+//! few at a time, through the same single-flight refresh as the API. While old encryption keys
+//! are configured, it also seals every connection still under one again under the current key.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::connections::refresh::Due;
+use crate::connections::ConnectionStore;
 use crate::error::Error;
 use crate::handlers::deadline_before;
 use crate::keeper::Keeper;
@@ -39,8 +41,15 @@ pub struct Summary {
     pub misconfigured: usize,
     /// Not started, for lack of time before the function's deadline: left for the next run.
     pub deferred: usize,
-    /// Anything else: the store failed, or the tokens do not open with the configured keys.
+    /// The tokens do not open with the configured keys (or the item disagrees with its key):
+    /// skipped, left as they are for an operator.
+    pub unreadable: usize,
+    /// Anything else: the store failed.
     pub failed: usize,
+    /// Sealed again under the current key (only while `TOKEN_ENCRYPTION_KEYS_OLD` is set).
+    pub resealed: usize,
+    /// Still under an old or unknown key after this run: the old keys must stay until it is 0.
+    pub under_old_keys: usize,
 }
 
 /// Refreshes every active connection expiring within `ahead` of now, starting none it could not
@@ -89,6 +98,7 @@ pub async fn refresh_due(
                 Some(Ok(false)) => summary.skipped += 1,
                 Some(Err(Error::Conflict(_))) => summary.needs_reauthorization += 1,
                 Some(Err(Error::ClientMisconfigured { .. })) => summary.misconfigured += 1,
+                Some(Err(Error::Unreadable(_))) => summary.unreadable += 1,
                 Some(Err(
                     error @ (Error::ProviderThrottled { .. }
                     | Error::ProviderFailed { .. }
@@ -112,9 +122,56 @@ pub async fn refresh_due(
         }
         match next {
             Some(next) => cursor = Some(next),
-            None => return summary,
+            None => break,
         }
     }
+    if keeper.store().has_old_keys() {
+        reseal(keeper.store(), deadline, &mut summary).await;
+    }
+    summary
+}
+
+/// Seals every connection still under an old key again under the current one, conditional on
+/// its version (a refresh or reconnect meanwhile wrote it under the current key anyway).
+async fn reseal(store: &ConnectionStore, deadline: Option<Instant>, summary: &mut Summary) {
+    let mut cursor = None;
+    loop {
+        let (page, next) = match store.under_old_keys(PAGE, cursor.as_deref()).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::error!(error = %error, "could not list the connections under old keys");
+                summary.failed += 1;
+                return;
+            }
+        };
+        let outcomes: Vec<bool> = futures_util::stream::iter(page)
+            .map(|connection| async move {
+                let out_of_time = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+                match connection.tokens {
+                    Some(tokens) if !out_of_time => store
+                        .reseal(&connection.id, connection.version, &tokens)
+                        .await
+                        .inspect_err(|error| tracing::warn!(error = %error, "a re-seal failed"))
+                        .unwrap_or(false),
+                    _ => false,
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let resealed = outcomes.iter().filter(|resealed| **resealed).count();
+        summary.resealed += resealed;
+        summary.under_old_keys += outcomes.len() - resealed;
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    tracing::info!(
+        resealed = summary.resealed,
+        remaining = summary.under_old_keys,
+        "connections under old encryption keys"
+    );
 }
 
 /// The Lambda entry point: state built once, one refresh pass per scheduled event.
@@ -149,7 +206,10 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
             transient = summary.transient,
             misconfigured = summary.misconfigured,
             deferred = summary.deferred,
+            unreadable = summary.unreadable,
             failed = summary.failed,
+            resealed = summary.resealed,
+            under_old_keys = summary.under_old_keys,
             "refresh pass"
         );
         Ok::<_, lambda_runtime::Error>(summary)

@@ -108,6 +108,7 @@ impl Error {
             Error::ProviderNotConfigured { .. }
             | Error::StoreUnavailable(_)
             | Error::Unavailable(_)
+            | Error::Unreadable(_)
             | Error::ProviderThrottled { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadRequest(_) | Error::ProviderRejected { .. } | Error::GrantRefused { .. } => {
                 StatusCode::BAD_REQUEST

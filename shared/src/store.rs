@@ -204,6 +204,11 @@ impl Store {
         self.backend.put(key, self.sealer.seal(key, &json), ttl).await
     }
 
+    /// Deletes the value, if any, unread.
+    pub async fn discard(&self, key: &str) -> Result<(), StoreError> {
+        self.backend.take(key).await.map(drop)
+    }
+
     /// Takes the value once. A value that does not open or parse (tampered, foreign key) is absent.
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let Some(sealed) = self.backend.take(key).await? else {

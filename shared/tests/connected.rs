@@ -216,7 +216,10 @@ async fn a_connection_is_kept_refreshed_once_under_a_race_loaded_and_revoked() {
     let (status, body) = on_connection(&app, Method::DELETE, "hubspot", &ids).await;
     assert_eq!(
         (status, body),
-        (StatusCode::OK, json!({"deleted": true, "revoked": true}))
+        (
+            StatusCode::OK,
+            json!({"deleted": true, "revoked": true, "revocation": "revoked"})
+        )
     );
     let (status, body) = on_connection(&app, Method::GET, "hubspot", &ids).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
@@ -247,7 +250,10 @@ async fn a_refused_refresh_needs_reauthorization_until_the_user_reconnects() {
     let (status, body) = on_connection(&app, Method::DELETE, "airtable", &ids).await;
     assert_eq!(
         (status, body),
-        (StatusCode::OK, json!({"deleted": true, "revoked": false}))
+        (
+            StatusCode::OK,
+            json!({"deleted": true, "revoked": false, "revocation": "failed"})
+        )
     );
 }
 
@@ -451,7 +457,10 @@ async fn notion_is_revoked_with_basic_auth_and_a_json_token() {
     let (status, body) = on_connection(&app, Method::DELETE, "notion", &ids).await;
     assert_eq!(
         (status, body),
-        (StatusCode::OK, json!({"deleted": true, "revoked": true}))
+        (
+            StatusCode::OK,
+            json!({"deleted": true, "revoked": true, "revocation": "revoked"})
+        )
     );
     // Revocation refused: still deleted, not revoked.
     let (user, org) = connect(&app, &fake, "hubspot", "hubspot-access-0").await;
@@ -459,7 +468,10 @@ async fn notion_is_revoked_with_basic_auth_and_a_json_token() {
     let (status, body) = on_connection(&app, Method::DELETE, "hubspot", &ids).await;
     assert_eq!(
         (status, body),
-        (StatusCode::OK, json!({"deleted": true, "revoked": false}))
+        (
+            StatusCode::OK,
+            json!({"deleted": true, "revoked": false, "revocation": "failed"})
+        )
     );
     let (status, _) = on_connection(&app, Method::DELETE, "hubspot", &ids).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -18,7 +18,10 @@ use integrations::connections::{
     Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, DynamoStore, EmbeddedStore,
     LeaseOutcome, Status,
 };
-use support::{moto, sealer};
+use integrations::crypto::Sealer;
+use integrations::keeper::Keeper;
+use integrations::refresher::refresh_due;
+use support::{moto, sealer, TEST_KEY};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -68,6 +71,22 @@ impl Fixture {
             }
             None => self.store.clone(),
         }
+    }
+
+    /// The same data through a store with other keys, as a deployment after a key change.
+    fn reopen(mut self, sealer: Sealer) -> Fixture {
+        self.store = match (&self.dynamo, &self.dir) {
+            (Some((client, table)), _) => {
+                ConnectionStore::Dynamo(DynamoStore::new(client.clone(), table, sealer))
+            }
+            (None, Some(dir)) => {
+                // redb locks its file: the old instance must be gone first.
+                drop(self.store);
+                ConnectionStore::Embedded(EmbeddedStore::open(dir.file(), sealer).unwrap())
+            }
+            (None, None) => unreachable!(),
+        };
+        self
     }
 
     /// Every byte stored: the raw items, or the database file.
@@ -144,6 +163,11 @@ on_both!(
     no_token_is_stored_in_plaintext,
     only_one_concurrent_lease_wins,
     an_expired_lease_is_taken_over,
+    a_late_commit_revives_a_marked_connection,
+    a_refusal_after_a_takeover_waits_for_the_lapsed_holder,
+    a_refusal_after_a_takeover_marks_once_the_window_passed,
+    a_refusal_after_a_takeover_without_time_to_wait_marks_nothing,
+    keys_rotate_without_reconnects,
     single_flight_refresh,
     a_dead_holder_is_taken_over,
     a_refused_grant_needs_reauthorization,
@@ -189,6 +213,7 @@ fn options(owner: &str) -> RefreshOptions {
         due: Due::Within(Duration::from_secs(60)),
         force: false,
         lease: Duration::from_secs(5),
+        commit_budget: Duration::from_secs(2),
         deadline: None,
         min_time_to_refresh: Duration::from_secs(1),
         owner: format!("{owner}-{:08x}", rand::random::<u32>()),
@@ -302,11 +327,7 @@ async fn reconnect_revives_a_connection(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(outcome, LeaseOutcome::Acquired);
-    assert!(f
-        .store
-        .mark_needs_reauthorization(&id, "refresher", now())
-        .await
-        .unwrap());
+    assert!(f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap());
     let got = f.store.get(&id).await.unwrap().unwrap();
     assert_eq!(
         (got.status, got.lease_owner),
@@ -365,7 +386,9 @@ async fn list_pages_and_filters(f: Fixture) {
     let (page, next) = f.store.list("nobody", None, None, 10, None).await.unwrap();
     assert!(page.is_empty() && next.is_none());
     let (page, _) = f.store.list(org, None, None, 1, None).await.unwrap();
-    assert_eq!(page[0].tokens.as_deref(), Some(tokens("airtable-u1").as_slice()));
+    // A listing reads an index that holds no tokens, so it never opens any.
+    assert_eq!((page[0].tokens.as_ref(), page[0].version), (None, 1));
+    assert_eq!(page[0].status, Status::Active);
 }
 
 /// Every page of a listing, checking that only the last one has no cursor.
@@ -437,9 +460,11 @@ async fn malformed_cursors_and_limits_are_errors(f: Fixture) {
 async fn delete_removes_the_connection(f: Fixture) {
     let id = id("airtable", "org", "user");
     save(&f.store, &id, "at", Some(now() + 10)).await;
-    assert!(f.store.delete(&id).await.unwrap());
+    assert!(!f.store.delete(&id, 2).await.unwrap(), "not at the version read");
+    assert!(f.store.get(&id).await.unwrap().is_some());
+    assert!(f.store.delete(&id, 1).await.unwrap());
     assert!(f.store.get(&id).await.unwrap().is_none());
-    assert!(!f.store.delete(&id).await.unwrap());
+    assert!(!f.store.delete(&id, 1).await.unwrap());
     let (page, _) = f.store.list("org", None, None, 10, None).await.unwrap();
     assert!(page.is_empty());
     let (due, _) = f.store.due(now() + 100, 10, None).await.unwrap();
@@ -463,7 +488,7 @@ async fn due_lists_active_expiring_connections(f: Fixture) {
         .acquire_lease(&dead, 1, "me", 1000, now_ms())
         .await
         .unwrap();
-    assert!(f.store.mark_needs_reauthorization(&dead, "me", t).await.unwrap());
+    assert!(f.store.mark_needs_reauthorization(&dead, 1, t).await.unwrap());
 
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -472,14 +497,17 @@ async fn due_lists_active_expiring_connections(f: Fixture) {
         assert_eq!(page.len(), 1);
         seen.extend(
             page.into_iter()
-                .map(|connection| connection.id.user_id().to_owned()),
+                .map(|due| (due.id.user_id().to_owned(), due.expires_at - t)),
         );
         cursor = next;
         if cursor.is_none() {
             break;
         }
     }
-    assert_eq!(seen, ["soon", "mid", "late"]);
+    // Soonest first within each shard; every due connection exactly once across them.
+    seen.sort();
+    let expected = [("late", 30), ("mid", 20), ("soon", 10)].map(|(user, left)| (user.to_owned(), left));
+    assert_eq!(seen, expected);
     let (page, next) = f.store.due(t + 10, 10, None).await.unwrap();
     assert!(
         page.is_empty() && next.is_none(),
@@ -628,36 +656,63 @@ async fn an_expired_lease_is_taken_over(f: Fixture) {
             .acquire_lease(&id, 1, "new", 5000, t + 1000)
             .await
             .unwrap(),
-        LeaseOutcome::Acquired
+        LeaseOutcome::TakenOver {
+            lapsed_at_ms: t + 1000
+        }
     );
-    assert!(!f
-        .store
-        .commit_refresh(&id, "old", &tokens("old"), Some(now() + 60), now())
-        .await
-        .unwrap());
-    assert!(!f.store.release_lease(&id, "old").await.unwrap());
-    assert!(!f
-        .store
-        .mark_needs_reauthorization(&id, "old", now())
-        .await
-        .unwrap());
+    assert!(
+        !f.store.release_lease(&id, "old").await.unwrap(),
+        "no longer its lease"
+    );
+    // The old holder outlived its lease but commits first: its pair is the newest there is.
     assert!(f
         .store
-        .commit_refresh(&id, "new", &tokens("new"), Some(now() + 3600), now())
+        .commit_refresh(&id, 1, &tokens("old"), Some(now() + 60), now())
         .await
         .unwrap());
+    // The taker's commit and mark of the same version are refused: a newer version exists.
+    assert!(!f
+        .store
+        .commit_refresh(&id, 1, &tokens("new"), Some(now() + 3600), now())
+        .await
+        .unwrap());
+    assert!(!f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap());
     let got = f.store.get(&id).await.unwrap().unwrap();
-    assert_eq!(got.tokens.unwrap(), tokens("new"));
+    assert_eq!(got.tokens.unwrap(), tokens("old"));
     assert_eq!(
         (got.version, got.status, got.lease_owner),
         (2, Status::Active, None)
     );
     assert_eq!(got.last_refreshed_at, Some(got.updated_at));
-    assert!(!f
+    assert!(f
         .store
-        .commit_refresh(&id, "new", &tokens("again"), None, now())
+        .commit_refresh(&id, 2, &tokens("again"), None, now())
         .await
         .unwrap());
+}
+
+/// A mark keeps the version, so a late commit of that version (newer tokens than the refused
+/// ones) still lands and revives the connection.
+async fn a_late_commit_revives_a_marked_connection(f: Fixture) {
+    let id = id("airtable", "org", "user");
+    save(&f.store, &id, "at", Some(now() - 1)).await;
+    assert!(f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap());
+    assert!(
+        !f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap(),
+        "already marked"
+    );
+    let (due, _) = f.store.due(now() + 3600, 10, None).await.unwrap();
+    assert!(due.is_empty());
+    assert!(f
+        .store
+        .commit_refresh(&id, 1, &tokens("late"), Some(now() + 60), now())
+        .await
+        .unwrap());
+    let got = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((got.status, got.version), (Status::Active, 2));
+    assert_eq!(got.tokens.unwrap(), tokens("late"));
+    let (due, _) = f.store.due(now() + 3600, 10, None).await.unwrap();
+    assert_eq!(due.len(), 1, "due again");
 }
 
 async fn single_flight_refresh(f: Fixture) {
@@ -715,7 +770,7 @@ async fn a_dead_holder_is_taken_over(f: Fixture) {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(!f
         .store
-        .commit_refresh(&id, "dead", &tokens("zombie"), None, now())
+        .commit_refresh(&id, 1, &tokens("zombie"), None, now())
         .await
         .unwrap());
     let stored = f.store.get(&id).await.unwrap().unwrap();
@@ -970,4 +1025,159 @@ async fn an_item_whose_attributes_are_another_connections_is_unreadable() {
     assert_eq!((&got.id, got.tokens), (&bob, None));
     let result = fresh_tokens(&f.store, &bob, options("p"), |_| async { unreachable!() }).await;
     assert!(matches!(result, Err(RefreshError::Unreadable)), "{result:?}");
+}
+
+/// Takes the lease as a holder that will outlive it: it lapses `lease_ms` from now.
+async fn lapsing_lease(store: &ConnectionStore, id: &ConnectionId, lease_ms: i64) {
+    let outcome = store
+        .acquire_lease(id, 1, "slow", lease_ms, now_ms())
+        .await
+        .unwrap();
+    assert_eq!(outcome, LeaseOutcome::Acquired);
+    tokio::time::sleep(Duration::from_millis(lease_ms as u64 + 50)).await;
+}
+
+fn refused(_: Vec<u8>) -> RefreshFuture {
+    Box::pin(async {
+        Err(GrantFailure::Refused(
+            "invalid_grant: refresh token already used".into(),
+        ))
+    })
+}
+
+/// The slow holder rotated the refresh token and commits after its lease lapsed: the caller that
+/// took over is refused the old token, and must hand out the slow holder's pair, not mark.
+async fn a_refusal_after_a_takeover_waits_for_the_lapsed_holder(f: Fixture) {
+    let id = id("airtable", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    lapsing_lease(&f.store, &id, 100).await;
+    let (slow_store, slow_id) = (f.another().await, id.clone());
+    let slow = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        slow_store
+            .commit_refresh(&slow_id, 1, &tokens("slow"), Some(now() + 3600), now())
+            .await
+    });
+    let mut opts = options("taker");
+    opts.commit_budget = Duration::from_secs(1);
+    let fresh = fresh_tokens(&f.store, &id, opts, refused).await.unwrap();
+    assert_eq!(
+        (fresh.refreshed, fresh.tokens, fresh.version),
+        (false, tokens("slow"), 2)
+    );
+    assert!(slow.await.unwrap().unwrap(), "the slow holder's commit landed");
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.version), (Status::Active, 2));
+}
+
+/// Nobody commits within the lapsed holder's window: the refusal stands, after that window.
+async fn a_refusal_after_a_takeover_marks_once_the_window_passed(f: Fixture) {
+    let id = id("airtable", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    lapsing_lease(&f.store, &id, 100).await;
+    let started = Instant::now();
+    let mut opts = options("taker");
+    opts.commit_budget = Duration::from_millis(600);
+    let result = fresh_tokens(&f.store, &id, opts, refused).await;
+    assert!(
+        matches!(result, Err(RefreshError::NeedsReauthorization)),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "marked before the lapsed holder's window passed: {:?}",
+        started.elapsed()
+    );
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.lease_owner),
+        (Status::NeedsReauthorization, None)
+    );
+}
+
+/// The window outlasts the caller's deadline: nothing is marked, the lease is given back, and
+/// the caller hears it may retry.
+async fn a_refusal_after_a_takeover_without_time_to_wait_marks_nothing(f: Fixture) {
+    let id = id("airtable", "org", "user");
+    save(&f.store, &id, "expired", Some(now() - 10)).await;
+    lapsing_lease(&f.store, &id, 100).await;
+    let mut opts = options("taker");
+    opts.commit_budget = Duration::from_secs(10);
+    opts.deadline = Some(Instant::now() + Duration::from_secs(2));
+    let result = fresh_tokens(&f.store, &id, opts, refused).await;
+    assert!(
+        matches!(
+            result,
+            Err(RefreshError::Transient {
+                retry_after: Some(_),
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.lease_owner), (Status::Active, None));
+}
+
+/// Base64 of 32 bytes: the key rotated to.
+const NEW_KEY: &str = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=";
+
+/// A key rotation end to end: values under the old key open through TOKEN_ENCRYPTION_KEYS_OLD,
+/// one refresher run seals them all again, and once the old key is dropped everything opens.
+async fn keys_rotate_without_reconnects(f: Fixture) {
+    let ids: Vec<_> = (0..5)
+        .map(|n| id("notion", "org", &format!("user-{n}")))
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        // Notion tokens never expire: only the re-seal ever rewrites them.
+        save(&f.store, id, &format!("at-{n}"), None).await;
+    }
+    let f = f.reopen(Sealer::new(NEW_KEY, &[TEST_KEY.to_owned()]).unwrap());
+    for id in &ids {
+        let got = f.store.get(id).await.unwrap().unwrap();
+        assert!(got.tokens.is_some() && !got.current_key, "{got:?}");
+    }
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = f.store.under_old_keys(2, cursor.as_deref()).await.unwrap();
+        listed.extend(page.into_iter().map(|connection| connection.id));
+        cursor = next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(
+        listed.len(),
+        ids.len(),
+        "paged through every connection under the old key"
+    );
+
+    let keeper = Keeper::new(
+        f.store.clone(),
+        reqwest::Client::new(),
+        Duration::from_secs(300),
+        Duration::from_secs(2),
+    );
+    let config = support::config("http://127.0.0.1:9", &[]);
+    let summary = refresh_due(&keeper, &config.providers, Duration::from_secs(900), None).await;
+    assert_eq!(
+        (summary.resealed, summary.under_old_keys),
+        (ids.len(), 0),
+        "{summary:?}"
+    );
+    for id in &ids {
+        let got = f.store.get(id).await.unwrap().unwrap();
+        assert!(got.current_key, "{got:?}");
+        assert_eq!(got.version, 1, "a re-seal keeps the version");
+    }
+    let again = refresh_due(&keeper, &config.providers, Duration::from_secs(900), None).await;
+    assert_eq!((again.resealed, again.under_old_keys), (0, 0), "{again:?}");
+
+    drop(keeper);
+    let f = f.reopen(Sealer::new(NEW_KEY, &[]).unwrap());
+    for (n, id) in ids.iter().enumerate() {
+        let got = f.store.get(id).await.unwrap().unwrap();
+        assert_eq!(got.tokens.unwrap(), tokens(&format!("at-{n}")));
+    }
 }

@@ -346,7 +346,7 @@ async fn a_refresh_whose_process_died_is_taken_over_after_its_lease() {
     let rotating = fakes::Rotating {
         provider: "hubspot",
         current: Arc::new(Mutex::new("hubspot-refresh-0".into())),
-        calls: Arc::default(),
+        ..fakes::Rotating::default()
     };
     wiremock::Mock::given(wiremock::matchers::path("/hubspot/token"))
         .respond_with(StuckOnce(rotating.clone(), Arc::default()))
@@ -397,7 +397,8 @@ async fn the_refresher_refreshes_what_is_due_on_a_scheduled_event() {
     assert_eq!(
         summary,
         json!({"refreshed": 1, "skipped": 0, "needs_reauthorization": 1, "transient": 0,
-               "misconfigured": 0, "deferred": 0, "failed": 0})
+               "misconfigured": 0, "deferred": 0, "unreadable": 0, "failed": 0, "resealed": 0,
+               "under_old_keys": 0})
     );
     assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
     let get = |id| {
@@ -410,4 +411,82 @@ async fn the_refresher_refreshes_what_is_due_on_a_scheduled_event() {
         "not due within REFRESH_AHEAD_SECS"
     );
     assert_eq!(get(&refused).await.status.as_str(), "needs_reauthorization");
+}
+
+/// The refresh's commit, answered throttled after 2.5 s three times, lands about 8 s after the
+/// provider rotated the token: past where the lease used to end (HTTP timeout + 5 s). 30 token
+/// calls over 3 processes meanwhile: every one gets the new token, none is marked, and no
+/// refresh token reaches the provider twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_delayed_past_the_old_lease_loses_nothing() {
+    let fake = MockServer::start().await;
+    let (mut env, store) = support::moto::kept_env(&fake.uri()).await;
+    let id = support::moto::seed(&store, "airtable", "airtable-refresh-0", 1).await;
+    let rotating = fakes::rotating(&fake, "airtable", "airtable-refresh-0").await;
+    let commit = proxy::Fault {
+        operation: "UpdateItem",
+        marker: "last_refreshed_at",
+        delay: Duration::from_millis(2500),
+        throttle: true,
+        times: 3,
+    };
+    let proxy = proxy::start(support::moto::endpoint(), vec![commit]).await;
+    env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), proxy.url.clone());
+    let processes = [
+        start("token", &env).await,
+        start("token", &env).await,
+        start("token", &env).await,
+    ];
+    let started = Instant::now();
+    let calls = (0..30).map(|n| processes[n % 3].http(token_event(&id, false)));
+    let answers = futures_util::future::join_all(calls).await;
+    let took = started.elapsed();
+    for (status, _, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert!(body.contains("airtable-access-1"), "{body}");
+    }
+    assert!(took > Duration::from_secs(6), "the commit was not held: {took:?}");
+    assert_eq!(proxy.faulted.load(Ordering::SeqCst), 3);
+    let presented = rotating.presented.lock().unwrap().clone();
+    assert_eq!(presented, ["airtable-refresh-0"], "refresh tokens sent");
+    let kept = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.status.as_str(), kept.version, kept.lease_owner),
+        ("active", 2, None)
+    );
+    println!(
+        "delayed commit: 30 answers in {took:?}, refresh tokens sent {}",
+        presented.len()
+    );
+}
+
+/// A commit throttled twice and then accepted: the pair is stored, and the next refresh (in
+/// another process) presents the newest refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_throttled_twice_then_accepted_loses_nothing() {
+    let fake = MockServer::start().await;
+    let (mut env, store) = support::moto::kept_env(&fake.uri()).await;
+    let id = support::moto::seed(&store, "airtable", "airtable-refresh-0", 3600).await;
+    let rotating = fakes::rotating(&fake, "airtable", "airtable-refresh-0").await;
+    let commit = proxy::Fault {
+        operation: "UpdateItem",
+        marker: "last_refreshed_at",
+        delay: Duration::ZERO,
+        throttle: true,
+        times: 2,
+    };
+    let proxy = proxy::start(support::moto::endpoint(), vec![commit]).await;
+    env.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), proxy.url.clone());
+    let (first, second) = (start("token", &env).await, start("token", &env).await);
+    let (status, _, body) = first.http(token_event(&id, true)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("airtable-access-1"), "{body}");
+    assert_eq!(proxy.faulted.load(Ordering::SeqCst), 2);
+    let (status, _, body) = second.http(token_event(&id, true)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("airtable-access-2"), "{body}");
+    let presented = rotating.presented.lock().unwrap().clone();
+    assert_eq!(presented, ["airtable-refresh-0", "airtable-refresh-1"]);
+    let kept = store.get(&id).await.unwrap().unwrap();
+    assert_eq!((kept.status.as_str(), kept.version), ("active", 3));
 }

@@ -180,7 +180,7 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("credentials", set(&[&STORE, &ACCESS])),
         ("load", set(&[&ACCESS, &HTTP, &load, &KEPT, &client])),
         ("connection", set(&[&KEPT, &ACCESS])),
-        ("disconnect", set(&[&KEPT, &ACCESS, &HTTP, &client])),
+        ("disconnect", set(&[&STORE, &KEPT, &ACCESS, &HTTP, &client])),
         ("token", set(&[&KEPT, &ACCESS, &HTTP, &client])),
         ("connections", set(&[&KEPT, &ACCESS])),
         ("refresher", set(&[&KEPT, &HTTP, &client])),

@@ -2,8 +2,10 @@
 //!
 //! `by_org` (`org_id`, `org_sort`) lists an org's connections in order; `due` (`due_shard`,
 //! `expires_at`) is sparse: `due_shard` is set only on active connections that expire, so the
-//! refresher reads a range of that index instead of scanning the table. Index reads are eventually
-//! consistent; `get` and every conditional write are not.
+//! refresher reads a range of that index instead of scanning the table. `due_shard` is one of 16
+//! values (a hash of the key), so no single index partition takes every write. Neither index
+//! projects the sealed tokens (`due` projects only keys), so a lease, a commit or a release does
+//! not copy them. Index reads are eventually consistent; `get` and every conditional write are not.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,15 +19,13 @@ use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use super::{
-    org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError, LeaseOutcome, Record,
-    Status,
+    due_shard, org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError,
+    DueConnection, LeaseOutcome, Record, Status, DUE_SHARDS,
 };
 use crate::crypto::Sealer;
 
 pub const BY_ORG_INDEX: &str = "by_org";
 pub const DUE_INDEX: &str = "due";
-/// The one value of `due_shard`: a single partition is plenty for a refresher's range reads.
-const DUE_SHARD: &str = "due";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -50,7 +50,7 @@ pub fn config_loader() -> ConfigLoader {
 pub struct DynamoStore {
     client: Client,
     table: String,
-    sealer: Sealer,
+    pub(super) sealer: Sealer,
 }
 
 impl DynamoStore {
@@ -96,10 +96,9 @@ impl DynamoStore {
         update.set_if_absent("created_at", n(now));
         update.set("updated_at", n(now));
         update.increment("version");
-        update.expiry(expires_at);
-        update.remove("lease_owner");
-        update.remove("lease_expires_at_ms");
-        match self.update(&key, update).await? {
+        update.expiry(&key, expires_at);
+        update.clear_lease();
+        match self.update(&key, update, ReturnValue::AllNew).await? {
             Written::Done(item) => self.connection(item),
             Written::Refused(_) => Err(ConnectionStoreError::Dynamo("unconditional write refused".into())),
         }
@@ -144,8 +143,15 @@ impl DynamoStore {
             "{version} = {expected} AND {status} = {active} AND \
              (attribute_not_exists({owner_name}) OR {until} <= {now})"
         ));
-        Ok(match self.update(&id.key(), update).await? {
-            Written::Done(_) => LeaseOutcome::Acquired,
+        Ok(match self.update(&id.key(), update, ReturnValue::AllOld).await? {
+            Written::Done(old) => match record(old)? {
+                Record {
+                    lease_owner: Some(_),
+                    lease_expires_at_ms: Some(lapsed_at_ms),
+                    ..
+                } => LeaseOutcome::TakenOver { lapsed_at_ms },
+                _ => LeaseOutcome::Acquired,
+            },
             Written::Refused(None) => LeaseOutcome::Gone,
             Written::Refused(Some(old)) => {
                 let old = record(old)?;
@@ -163,7 +169,7 @@ impl DynamoStore {
     pub(super) async fn commit_refresh(
         &self,
         id: &ConnectionId,
-        owner: &str,
+        read_version: u64,
         tokens: &[u8],
         expires_at: Option<i64>,
         now: i64,
@@ -171,26 +177,33 @@ impl DynamoStore {
         let key = id.key();
         let mut update = Expr::default();
         update.set("tokens", s(&self.sealer.seal(&key, tokens)));
-        update.expiry(expires_at);
+        // A commit after a mark of the same version revives the connection: its tokens are newer
+        // than the refused ones.
+        update.set("status", s(Status::Active.as_str()));
+        update.expiry(&key, expires_at);
         update.set("last_refreshed_at", n(now));
         update.set("updated_at", n(now));
         update.increment("version");
-        update.held_by(owner);
-        Ok(matches!(self.update(&key, update).await?, Written::Done(_)))
+        update.at_version(read_version);
+        update.clear_lease();
+        self.written(&key, update).await
     }
 
     pub(super) async fn mark_needs_reauthorization(
         &self,
         id: &ConnectionId,
-        owner: &str,
+        version: u64,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
         let mut update = Expr::default();
         update.set("status", s(Status::NeedsReauthorization.as_str()));
         update.set("updated_at", n(now));
         update.remove("due_shard");
-        update.held_by(owner);
-        Ok(matches!(self.update(&id.key(), update).await?, Written::Done(_)))
+        update.at_version(version);
+        let (status, active) = (update.name("status"), update.value(s(Status::Active.as_str())));
+        update.condition(format!("{status} = {active}"));
+        update.clear_lease();
+        self.written(&id.key(), update).await
     }
 
     pub(super) async fn release_lease(
@@ -199,21 +212,81 @@ impl DynamoStore {
         owner: &str,
     ) -> Result<bool, ConnectionStoreError> {
         let mut update = Expr::default();
-        update.held_by(owner);
-        Ok(matches!(self.update(&id.key(), update).await?, Written::Done(_)))
+        let (name, value) = (update.name("lease_owner"), update.value(s(owner)));
+        update.condition(format!("{name} = {value}"));
+        update.clear_lease();
+        self.written(&id.key(), update).await
     }
 
-    pub(super) async fn delete(&self, id: &ConnectionId) -> Result<bool, ConnectionStoreError> {
-        let output = self
+    pub(super) async fn reseal(
+        &self,
+        id: &ConnectionId,
+        version: u64,
+        tokens: &[u8],
+    ) -> Result<bool, ConnectionStoreError> {
+        let key = id.key();
+        let mut update = Expr::default();
+        update.set("tokens", s(&self.sealer.seal(&key, tokens)));
+        update.at_version(version);
+        self.written(&key, update).await
+    }
+
+    pub(super) async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
+        let mut condition = Expr::default();
+        condition.at_version(version);
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(&id.key()))
-            .return_values(ReturnValue::AllOld)
+            .condition_expression(condition.conditions.join(" AND "))
+            .set_expression_attribute_names(Some(condition.names))
+            .set_expression_attribute_values(Some(condition.values))
             .send()
-            .await
-            .map_err(failed)?;
-        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(error) => Err(failed(error)),
+        }
+    }
+
+    /// Up to `want` connections after `start` whose tokens are not sealed under the current key.
+    pub(super) async fn under_old_keys(
+        &self,
+        want: usize,
+        start: Option<ConnectionId>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        let mut filter = Expr::default();
+        let (tokens, prefix) = (
+            filter.name("tokens"),
+            filter.value(s(&self.sealer.current_prefix())),
+        );
+        let condition = format!("NOT begins_with({tokens}, {prefix})");
+        let mut start = start.map(|id| Item::from([("pk".to_owned(), s(&id.key()))]));
+        let mut found = Vec::new();
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(&condition)
+                .set_expression_attribute_names(Some(filter.names.clone()))
+                .set_expression_attribute_values(Some(filter.values.clone()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(failed)?;
+            found.extend(self.readable(output.items.unwrap_or_default()));
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if found.len() >= want || start.is_none() {
+                found.truncate(want);
+                return Ok(found);
+            }
+        }
     }
 
     /// Up to `want` connections after `start` (provider, user id).
@@ -250,28 +323,42 @@ impl DynamoStore {
                 ]))
             })
             .transpose()?;
-        self.query(BY_ORG_INDEX, key_condition, query, start, want).await
+        let items = self
+            .query(BY_ORG_INDEX, key_condition, query, start, want)
+            .await?;
+        Ok(self.readable(items))
     }
 
-    /// Up to `want` due connections after `start` (expiry, id).
+    /// Up to `want` due connections after `start` (shard, expiry, id), shard by shard.
     pub(super) async fn due(
         &self,
         before: i64,
         want: usize,
-        start: Option<(i64, ConnectionId)>,
-    ) -> Result<Vec<Connection>, ConnectionStoreError> {
-        let mut query = Expr::default();
-        let (shard, expires_at) = (query.name("due_shard"), query.name("expires_at"));
-        let (shard_value, before) = (query.value(s(DUE_SHARD)), query.value(n(before)));
-        let key_condition = format!("{shard} = {shard_value} AND {expires_at} < {before}");
-        let start = start.map(|(expires_at, id)| {
+        start: Option<(u8, i64, ConnectionId)>,
+    ) -> Result<Vec<DueConnection>, ConnectionStoreError> {
+        let first = start.as_ref().map_or(0, |(shard, ..)| *shard);
+        let mut start = start.map(|(shard, expires_at, id)| {
             Item::from([
                 ("pk".to_owned(), s(&id.key())),
-                ("due_shard".to_owned(), s(DUE_SHARD)),
+                ("due_shard".to_owned(), s(&shard.to_string())),
                 ("expires_at".to_owned(), n(expires_at)),
             ])
         });
-        self.query(DUE_INDEX, key_condition, query, start, want).await
+        let mut found = Vec::new();
+        for shard in first..DUE_SHARDS {
+            let mut query = Expr::default();
+            let (shard_name, expires_at) = (query.name("due_shard"), query.name("expires_at"));
+            let (shard_value, before) = (query.value(s(&shard.to_string())), query.value(n(before)));
+            let key_condition = format!("{shard_name} = {shard_value} AND {expires_at} < {before}");
+            let items = self
+                .query(DUE_INDEX, key_condition, query, start.take(), want - found.len())
+                .await?;
+            found.extend(items.into_iter().filter_map(due_connection));
+            if found.len() >= want {
+                break;
+            }
+        }
+        Ok(found)
     }
 
     /// Queries page after page until `want` items passed the filter or the index ends.
@@ -282,7 +369,7 @@ impl DynamoStore {
         expr: Expr,
         mut start: Option<Item>,
         want: usize,
-    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+    ) -> Result<Vec<Item>, ConnectionStoreError> {
         let mut found = Vec::new();
         loop {
             let missing = want - found.len();
@@ -300,9 +387,7 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(failed)?;
-            for item in output.items.unwrap_or_default() {
-                found.push(self.connection(item)?);
-            }
+            found.extend(output.items.unwrap_or_default());
             start = output.last_evaluated_key.filter(|key| !key.is_empty());
             if found.len() >= want || start.is_none() {
                 found.truncate(want);
@@ -311,7 +396,20 @@ impl DynamoStore {
         }
     }
 
-    async fn update(&self, key: &str, expr: Expr) -> Result<Written, ConnectionStoreError> {
+    /// Whether a conditional update was applied.
+    async fn written(&self, key: &str, expr: Expr) -> Result<bool, ConnectionStoreError> {
+        Ok(matches!(
+            self.update(key, expr, ReturnValue::None).await?,
+            Written::Done(_)
+        ))
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        expr: Expr,
+        returning: ReturnValue,
+    ) -> Result<Written, ConnectionStoreError> {
         let result = self
             .client
             .update_item()
@@ -321,7 +419,7 @@ impl DynamoStore {
             .set_condition_expression((!expr.conditions.is_empty()).then(|| expr.conditions.join(" AND ")))
             .set_expression_attribute_names(Some(expr.names))
             .set_expression_attribute_values((!expr.values.is_empty()).then_some(expr.values))
-            .return_values(ReturnValue::AllNew)
+            .return_values(returning)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -337,6 +435,19 @@ impl DynamoStore {
             },
             Err(error) => Err(failed(error)),
         }
+    }
+
+    /// The connections among index or scan results; an item that does not read as one is logged
+    /// and left out rather than failing the whole page.
+    fn readable(&self, items: Vec<Item>) -> Vec<Connection> {
+        items
+            .into_iter()
+            .filter_map(|item| {
+                self.connection(item)
+                    .inspect_err(|error| tracing::error!(%error, "skipped an unreadable connection item"))
+                    .ok()
+            })
+            .collect()
     }
 
     fn connection(&self, item: Item) -> Result<Connection, ConnectionStoreError> {
@@ -405,11 +516,11 @@ impl Expr {
 
     /// Sets the expiry, and the sparse `due` index key along with it (writers of tokens only
     /// run on active connections).
-    fn expiry(&mut self, expires_at: Option<i64>) {
+    fn expiry(&mut self, key: &str, expires_at: Option<i64>) {
         match expires_at {
             Some(expires_at) => {
                 self.set("expires_at", n(expires_at));
-                self.set("due_shard", s(DUE_SHARD));
+                self.set("due_shard", s(&due_shard(key).to_string()));
             }
             None => {
                 self.remove("expires_at");
@@ -418,10 +529,13 @@ impl Expr {
         }
     }
 
-    /// Only if `owner` holds the lease, which the write then clears.
-    fn held_by(&mut self, owner: &str) {
-        let (name, value) = (self.name("lease_owner"), self.value(s(owner)));
+    /// Only if the item is still at `version`.
+    fn at_version(&mut self, version: u64) {
+        let (name, value) = (self.name("version"), self.value(n(version)));
         self.condition(format!("{name} = {value}"));
+    }
+
+    fn clear_lease(&mut self) {
         self.remove("lease_owner");
         self.remove("lease_expires_at_ms");
     }
@@ -460,6 +574,25 @@ fn account_value(account: &Account) -> AttributeValue {
         .filter_map(|(field, value)| Some((field.to_owned(), s(value.as_ref()?))))
         .collect();
     AttributeValue::M(fields)
+}
+
+/// A `due` index item: its key and expiry are all that index projects.
+fn due_connection(item: Item) -> Option<DueConnection> {
+    let id = match item.get("pk") {
+        Some(AttributeValue::S(key)) => ConnectionId::from_key(key),
+        _ => None,
+    };
+    let expires_at = match item.get("expires_at") {
+        Some(AttributeValue::N(value)) => value.parse().ok(),
+        _ => None,
+    };
+    match (id, expires_at) {
+        (Some(id), Some(expires_at)) => Some(DueConnection { id, expires_at }),
+        _ => {
+            tracing::error!("skipped a malformed due index item");
+            None
+        }
+    }
 }
 
 fn record(item: Item) -> Result<Record, ConnectionStoreError> {
@@ -501,7 +634,7 @@ fn record(item: Item) -> Result<Record, ConnectionStoreError> {
         user_id: required(text("user_id")?, "user_id")?,
         status: Status::parse(&status)
             .ok_or_else(|| ConnectionStoreError::Corrupt(format!("unknown status {status:?}")))?,
-        tokens: required(text("tokens")?, "tokens")?,
+        tokens: text("tokens")?,
         scopes,
         account,
         created_at: number("created_at")?.unwrap_or_default(),

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{
-    org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError, LeaseOutcome, Record,
-    Status,
+    due_shard, org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError,
+    DueConnection, LeaseOutcome, Record, Status,
 };
 use crate::crypto::Sealer;
 
@@ -19,13 +19,13 @@ use crate::crypto::Sealer;
 const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
 /// (org_id, org_sort) → primary key.
 const BY_ORG: TableDefinition<(&str, &str), &str> = TableDefinition::new("connections_by_org");
-/// (expires_at, primary key) of active connections that expire.
-const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("connections_due");
+/// (shard, expires_at, primary key) of active connections that expire, sharded as in DynamoDB.
+const DUE: TableDefinition<(u8, i64, &str), ()> = TableDefinition::new("connections_due_sharded");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    sealer: Sealer,
+    pub(super) sealer: Sealer,
 }
 
 /// What a write transaction does with the record it read.
@@ -70,7 +70,7 @@ impl EmbeddedStore {
                     org_id,
                     user_id,
                     status: Status::Active,
-                    tokens: sealed,
+                    tokens: Some(sealed),
                     scopes,
                     account,
                     created_at: old.as_ref().map_or(now, |old| old.created_at),
@@ -121,9 +121,13 @@ impl EmbeddedStore {
                 let until_ms = record.lease_expires_at_ms.unwrap_or(now_ms);
                 return (Change::Keep, LeaseOutcome::Busy { until_ms });
             }
+            let outcome = match (&record.lease_owner, record.lease_expires_at_ms) {
+                (Some(_), Some(lapsed_at_ms)) => LeaseOutcome::TakenOver { lapsed_at_ms },
+                _ => LeaseOutcome::Acquired,
+            };
             record.lease_owner = Some(owner);
             record.lease_expires_at_ms = Some(now_ms.saturating_add(lease_ms));
-            (Change::Put(Box::new(record)), LeaseOutcome::Acquired)
+            (Change::Put(Box::new(record)), outcome)
         })
         .await
     }
@@ -131,18 +135,24 @@ impl EmbeddedStore {
     pub(super) async fn commit_refresh(
         &self,
         id: &ConnectionId,
-        owner: &str,
+        read_version: u64,
         tokens: &[u8],
         expires_at: Option<i64>,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
         let sealed = self.sealer.seal(&id.key(), tokens);
-        self.with_lease(id, owner, move |record| {
-            record.tokens = sealed;
+        self.change_if(id, move |record| {
+            if record.version != read_version {
+                return false;
+            }
+            record.tokens = Some(sealed);
+            record.status = Status::Active;
             record.expires_at = expires_at;
             record.last_refreshed_at = Some(now);
             record.updated_at = now;
             record.version += 1;
+            clear_lease(record);
+            true
         })
         .await
     }
@@ -150,12 +160,17 @@ impl EmbeddedStore {
     pub(super) async fn mark_needs_reauthorization(
         &self,
         id: &ConnectionId,
-        owner: &str,
+        version: u64,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
-        self.with_lease(id, owner, move |record| {
+        self.change_if(id, move |record| {
+            if record.version != version || record.status != Status::Active {
+                return false;
+            }
             record.status = Status::NeedsReauthorization;
             record.updated_at = now;
+            clear_lease(record);
+            true
         })
         .await
     }
@@ -165,15 +180,77 @@ impl EmbeddedStore {
         id: &ConnectionId,
         owner: &str,
     ) -> Result<bool, ConnectionStoreError> {
-        self.with_lease(id, owner, |_| {}).await
-    }
-
-    pub(super) async fn delete(&self, id: &ConnectionId) -> Result<bool, ConnectionStoreError> {
-        self.modify(id, |old| match old {
-            Some(_) => (Change::Delete, true),
-            None => (Change::Keep, false),
+        let owner = owner.to_owned();
+        self.change_if(id, move |record| {
+            let held = record.lease_owner.as_deref() == Some(owner.as_str());
+            if held {
+                clear_lease(record);
+            }
+            held
         })
         .await
+    }
+
+    pub(super) async fn reseal(
+        &self,
+        id: &ConnectionId,
+        version: u64,
+        tokens: &[u8],
+    ) -> Result<bool, ConnectionStoreError> {
+        let sealed = self.sealer.seal(&id.key(), tokens);
+        self.change_if(id, move |record| {
+            let current = record.version == version;
+            if current {
+                record.tokens = Some(sealed);
+            }
+            current
+        })
+        .await
+    }
+
+    pub(super) async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
+        self.modify(id, move |old| match old {
+            Some(record) if record.version == version => (Change::Delete, true),
+            _ => (Change::Keep, false),
+        })
+        .await
+    }
+
+    /// Up to `want` connections after `start` whose tokens are not sealed under the current key.
+    pub(super) async fn under_old_keys(
+        &self,
+        want: usize,
+        start: Option<ConnectionId>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        let prefix = self.sealer.current_prefix();
+        let start = start.map(|id| id.key());
+        let records = self
+            .blocking(move |db| {
+                let txn = db.begin_read().map_err(failed)?;
+                let connections = txn.open_table(CONNECTIONS).map_err(failed)?;
+                let from = start.as_deref().unwrap_or("");
+                let mut found = Vec::new();
+                for entry in connections.range(from..).map_err(failed)? {
+                    let (key, value) = entry.map_err(failed)?;
+                    if start.as_deref() == Some(key.value()) {
+                        continue;
+                    }
+                    let record = decode(value.value())?;
+                    if !record
+                        .tokens
+                        .as_deref()
+                        .is_some_and(|tokens| tokens.starts_with(&prefix))
+                    {
+                        found.push((key.value().to_owned(), record));
+                        if found.len() == want {
+                            break;
+                        }
+                    }
+                }
+                Ok(found)
+            })
+            .await?;
+        self.open_all(records)
     }
 
     /// Up to `want` connections after `start` (provider, user id).
@@ -207,7 +284,9 @@ impl EmbeddedStore {
                     if start.as_deref() == Some(sort) {
                         continue;
                     }
-                    let (key, record) = load(&connections, key.value())?;
+                    let (key, mut record) = load(&connections, key.value())?;
+                    // As from the DynamoDB index: a listing never opens tokens.
+                    record.tokens = None;
                     if user_id.as_ref().is_none_or(|user_id| *user_id == record.user_id) {
                         found.push((key, record));
                         if found.len() == want {
@@ -221,61 +300,59 @@ impl EmbeddedStore {
         self.open_all(records)
     }
 
-    /// Up to `want` due connections after `start` (expiry, id).
+    /// Up to `want` due connections after `start` (shard, expiry, id), shard by shard.
     pub(super) async fn due(
         &self,
         before: i64,
         want: usize,
-        start: Option<(i64, ConnectionId)>,
-    ) -> Result<Vec<Connection>, ConnectionStoreError> {
-        let start = start.map(|(expires_at, id)| (expires_at, id.key()));
-        let records = self
-            .blocking(move |db| {
-                let txn = db.begin_read().map_err(failed)?;
-                let (due, connections) = (
-                    txn.open_table(DUE).map_err(failed)?,
-                    txn.open_table(CONNECTIONS).map_err(failed)?,
-                );
-                let from = start
-                    .as_ref()
-                    .map_or((i64::MIN, ""), |(at, key)| (*at, key.as_str()));
-                let mut found = Vec::new();
-                for entry in due.range(from..).map_err(failed)? {
-                    let (index, _) = entry.map_err(failed)?;
-                    let (expires_at, key) = index.value();
-                    if expires_at >= before || found.len() == want {
-                        break;
-                    }
-                    if start
-                        .as_ref()
-                        .is_some_and(|(at, start)| (*at, start.as_str()) == (expires_at, key))
-                    {
-                        continue;
-                    }
-                    found.push(load(&connections, key)?);
+        start: Option<(u8, i64, ConnectionId)>,
+    ) -> Result<Vec<DueConnection>, ConnectionStoreError> {
+        let start = start.map(|(shard, expires_at, id)| (shard, expires_at, id.key()));
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(failed)?;
+            let due = txn.open_table(DUE).map_err(failed)?;
+            let from = start
+                .as_ref()
+                .map_or((0, i64::MIN, ""), |(shard, at, key)| (*shard, *at, key.as_str()));
+            let mut found = Vec::new();
+            for entry in due.range(from..).map_err(failed)? {
+                if found.len() == want {
+                    break;
                 }
-                Ok(found)
-            })
-            .await?;
-        self.open_all(records)
+                let (index, _) = entry.map_err(failed)?;
+                let (shard, expires_at, key) = index.value();
+                if expires_at >= before
+                    || start
+                        .as_ref()
+                        .is_some_and(|(s, at, start)| (*s, *at, start.as_str()) == (shard, expires_at, key))
+                {
+                    continue;
+                }
+                match ConnectionId::from_key(key) {
+                    Some(id) => found.push(DueConnection { id, expires_at }),
+                    None => tracing::error!("skipped a malformed due index entry"),
+                }
+            }
+            Ok(found)
+        })
+        .await
     }
 
-    /// Changes the record if `owner` holds its lease, and clears the lease.
-    async fn with_lease(
+    /// Changes the record if `change` says it applies.
+    async fn change_if(
         &self,
         id: &ConnectionId,
-        owner: &str,
-        change: impl FnOnce(&mut Record) + Send + 'static,
+        change: impl FnOnce(&mut Record) -> bool + Send + 'static,
     ) -> Result<bool, ConnectionStoreError> {
-        let owner = owner.to_owned();
-        self.modify(id, move |old| match old {
-            Some(mut record) if record.lease_owner.as_deref() == Some(owner.as_str()) => {
-                change(&mut record);
-                record.lease_owner = None;
-                record.lease_expires_at_ms = None;
+        self.modify(id, move |old| {
+            let Some(mut record) = old else {
+                return (Change::Keep, false);
+            };
+            if change(&mut record) {
                 (Change::Put(Box::new(record)), true)
+            } else {
+                (Change::Keep, false)
             }
-            _ => (Change::Keep, false),
         })
         .await
     }
@@ -311,7 +388,8 @@ impl EmbeddedStore {
                         ))
                         .map_err(failed)?;
                     if let Some(expires_at) = due_at(old) {
-                        due.remove((expires_at, key.as_str())).map_err(failed)?;
+                        due.remove((due_shard(&key), expires_at, key.as_str()))
+                            .map_err(failed)?;
                     }
                 }
                 match change {
@@ -326,7 +404,8 @@ impl EmbeddedStore {
                             .insert((record.org_id.as_str(), sort.as_str()), key.as_str())
                             .map_err(failed)?;
                         if let Some(expires_at) = due_at(&record) {
-                            due.insert((expires_at, key.as_str()), ()).map_err(failed)?;
+                            due.insert((due_shard(&key), expires_at, key.as_str()), ())
+                                .map_err(failed)?;
                         }
                     }
                     Change::Delete => {
@@ -364,6 +443,11 @@ impl EmbeddedStore {
 /// Indexed in [`DUE`]: only active connections that expire.
 fn due_at(record: &Record) -> Option<i64> {
     record.expires_at.filter(|_| record.status == Status::Active)
+}
+
+fn clear_lease(record: &mut Record) {
+    record.lease_owner = None;
+    record.lease_expires_at_ms = None;
 }
 
 fn lease_free(record: &Record, now_ms: i64) -> bool {

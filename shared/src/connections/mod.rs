@@ -24,6 +24,21 @@ pub use embedded::EmbeddedStore;
 pub const MAX_ID_BYTES: usize = 256;
 /// Largest page [`ConnectionStore::list`] and [`ConnectionStore::due`] return.
 pub const MAX_PAGE: usize = 100;
+/// Partitions of the `due` index: enough that no one partition takes every write.
+pub const DUE_SHARDS: u8 = 16;
+
+/// The `due` partition of a connection: a hash of its key, so every process agrees.
+fn due_shard(key: &str) -> u8 {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())[0] % DUE_SHARDS
+}
+
+/// A connection the `due` index lists: which one, and when its access token expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueConnection {
+    pub id: ConnectionId,
+    pub expires_at: i64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionStoreError {
@@ -39,6 +54,16 @@ pub enum ConnectionStoreError {
     Embedded(String),
     #[error("a stored connection is malformed: {0}")]
     Corrupt(String),
+}
+
+impl ConnectionStoreError {
+    /// A failure of the store itself (throttled, timed out, unreachable) that a retry may cure.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ConnectionStoreError::Dynamo(_) | ConnectionStoreError::Embedded(_)
+        )
+    }
 }
 
 /// Which connection: the provider's name and the caller's org and user ids.
@@ -171,8 +196,11 @@ pub struct Connection {
     pub updated_at: i64,
     pub expires_at: Option<i64>,
     pub last_refreshed_at: Option<i64>,
-    /// Incremented by every write of tokens: what a refresh is conditional on.
+    /// Incremented by every write of new tokens: what a refresh is conditional on.
     pub version: u64,
+    /// Whether the tokens are sealed under the current key (false while they open only through
+    /// `TOKEN_ENCRYPTION_KEYS_OLD`, or not at all).
+    pub current_key: bool,
     pub lease_owner: Option<String>,
     pub lease_expires_at_ms: Option<i64>,
 }
@@ -190,6 +218,7 @@ impl std::fmt::Debug for Connection {
             .field("expires_at", &self.expires_at)
             .field("last_refreshed_at", &self.last_refreshed_at)
             .field("version", &self.version)
+            .field("current_key", &self.current_key)
             .field("lease_owner", &self.lease_owner)
             .field("lease_expires_at_ms", &self.lease_expires_at_ms)
             .finish()
@@ -200,6 +229,11 @@ impl std::fmt::Debug for Connection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseOutcome {
     Acquired,
+    /// Acquired from a holder whose lease lapsed then (unix milliseconds): it may have died, or
+    /// still be about to commit.
+    TakenOver {
+        lapsed_at_ms: i64,
+    },
     /// Another holder's lease runs until then (unix milliseconds).
     Busy {
         until_ms: i64,
@@ -216,7 +250,8 @@ struct Record {
     org_id: String,
     user_id: String,
     status: Status,
-    tokens: String,
+    /// `None` where a reader did not fetch them (index pages).
+    tokens: Option<String>,
     scopes: Vec<String>,
     account: Option<Account>,
     created_at: i64,
@@ -241,7 +276,11 @@ impl Record {
                 self.org_id.as_str(),
                 self.user_id.as_str(),
             );
-        let tokens = agrees.then(|| sealer.open(key, &self.tokens)).flatten();
+        let Some(sealed) = self.tokens.as_deref() else {
+            return Ok(self.into_connection(id, None, false));
+        };
+        let tokens = agrees.then(|| sealer.open(key, sealed)).flatten();
+        let current_key = tokens.is_some() && sealer.is_current(sealed);
         if !agrees {
             tracing::error!(
                 provider = %id.provider,
@@ -253,7 +292,11 @@ impl Record {
                 "a connection's tokens could not be opened (tampered, moved or unknown key)"
             );
         }
-        Ok(Connection {
+        Ok(self.into_connection(id, tokens, current_key))
+    }
+
+    fn into_connection(self, id: ConnectionId, tokens: Option<Vec<u8>>, current_key: bool) -> Connection {
+        Connection {
             id,
             status: self.status,
             tokens,
@@ -264,9 +307,10 @@ impl Record {
             expires_at: self.expires_at,
             last_refreshed_at: self.last_refreshed_at,
             version: self.version,
+            current_key,
             lease_owner: self.lease_owner,
             lease_expires_at_ms: self.lease_expires_at_ms,
-        })
+        }
     }
 }
 
@@ -293,29 +337,38 @@ fn list_start(
     Ok(Some((text(provider)?, text(user_id)?)))
 }
 
-/// The validated start of a [`ConnectionStore::due`] page: after this expiry and key.
-fn due_start(cursor: Option<&str>) -> Result<Option<(i64, ConnectionId)>, ConnectionStoreError> {
+/// The validated start of a [`ConnectionStore::due`] page: after this shard, expiry and key.
+fn due_start(cursor: Option<&str>) -> Result<Option<(u8, i64, ConnectionId)>, ConnectionStoreError> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
     let decoded = decode_cursor(cursor)?;
-    let (expires_at, key) = decoded
-        .split_once('.')
+    let mut parts = decoded.splitn(3, '.');
+    let (Some(shard), Some(expires_at), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(ConnectionStoreError::InvalidCursor);
+    };
+    let shard = shard
+        .parse()
+        .ok()
+        .filter(|shard| *shard < DUE_SHARDS)
         .ok_or(ConnectionStoreError::InvalidCursor)?;
     let expires_at = expires_at
         .parse()
         .map_err(|_| ConnectionStoreError::InvalidCursor)?;
     let id = ConnectionId::from_key(key).ok_or(ConnectionStoreError::InvalidCursor)?;
-    Ok(Some((expires_at, id)))
+    if due_shard(&id.key()) != shard {
+        return Err(ConnectionStoreError::InvalidCursor);
+    }
+    Ok(Some((shard, expires_at, id)))
 }
 
 fn list_cursor(connection: &Connection) -> String {
     URL_SAFE_NO_PAD.encode(connection.id.org_sort())
 }
 
-fn due_cursor(connection: &Connection) -> String {
-    let expires_at = connection.expires_at.unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(format!("{expires_at}.{}", connection.id.key()))
+fn due_cursor(due: &DueConnection) -> String {
+    let key = due.id.key();
+    URL_SAFE_NO_PAD.encode(format!("{}.{}.{key}", due_shard(&key), due.expires_at))
 }
 
 fn decode_cursor(cursor: &str) -> Result<String, ConnectionStoreError> {
@@ -345,11 +398,7 @@ fn check_limit(limit: usize) -> Result<(), ConnectionStoreError> {
 }
 
 /// Cuts `limit + 1` found items to a page: the extra one only says that more exist.
-fn page(
-    mut found: Vec<Connection>,
-    limit: usize,
-    cursor: fn(&Connection) -> String,
-) -> (Vec<Connection>, Option<String>) {
+fn page<T>(mut found: Vec<T>, limit: usize, cursor: fn(&T) -> String) -> (Vec<T>, Option<String>) {
     if found.len() <= limit {
         return (found, None);
     }
@@ -409,27 +458,30 @@ impl ConnectionStore {
         dispatch!(self, store => store.acquire_lease(id, expected_version, owner, lease_ms, now_ms).await)
     }
 
-    /// Stores refreshed tokens if `owner` still holds the lease (even an expired one nobody took
-    /// over: the provider may have rotated the refresh token). `false` when the lease was lost.
+    /// Stores refreshed tokens if the connection is still at `read_version`, whoever holds the
+    /// lease now (a holder that outlived its lease still has the newest pair), and clears the
+    /// lease. `false` when a newer version exists.
     pub async fn commit_refresh(
         &self,
         id: &ConnectionId,
-        owner: &str,
+        read_version: u64,
         tokens: &[u8],
         expires_at: Option<i64>,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
-        dispatch!(self, store => store.commit_refresh(id, owner, tokens, expires_at, now).await)
+        dispatch!(self, store => store.commit_refresh(id, read_version, tokens, expires_at, now).await)
     }
 
-    /// The provider refused the grant: the lease holder marks the connection for a new consent.
+    /// The provider refused the grant read at `version`: marks the connection for a new consent
+    /// unless a newer version exists. The version stays, so that a late commit of that version
+    /// (newer tokens than the refused ones) still lands.
     pub async fn mark_needs_reauthorization(
         &self,
         id: &ConnectionId,
-        owner: &str,
+        version: u64,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
-        dispatch!(self, store => store.mark_needs_reauthorization(id, owner, now).await)
+        dispatch!(self, store => store.mark_needs_reauthorization(id, version, now).await)
     }
 
     /// Gives the lease back after a transient failure; the connection is otherwise unchanged.
@@ -437,9 +489,47 @@ impl ConnectionStore {
         dispatch!(self, store => store.release_lease(id, owner).await)
     }
 
-    /// `true` if there was a connection to delete.
-    pub async fn delete(&self, id: &ConnectionId) -> Result<bool, ConnectionStoreError> {
-        dispatch!(self, store => store.delete(id).await)
+    /// Seals the tokens again under the current key if the connection is still at `version`.
+    /// The version stays: the tokens are the same, and a refresh in flight must still commit.
+    pub async fn reseal(
+        &self,
+        id: &ConnectionId,
+        version: u64,
+        tokens: &[u8],
+    ) -> Result<bool, ConnectionStoreError> {
+        dispatch!(self, store => store.reseal(id, version, tokens).await)
+    }
+
+    /// Deletes the connection if it is still at `version`: `false` when it is gone or a newer
+    /// version (a reconnect) exists.
+    pub async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
+        dispatch!(self, store => store.delete(id, version).await)
+    }
+
+    /// Whether old keys are configured, so that [`Self::under_old_keys`] has work.
+    pub fn has_old_keys(&self) -> bool {
+        dispatch!(self, store => store.sealer.has_old_keys())
+    }
+
+    /// Connections whose tokens are not sealed under the current key, a page at a time (a scan:
+    /// for a key rotation, not for every request).
+    pub async fn under_old_keys(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Connection>, Option<String>), ConnectionStoreError> {
+        check_limit(limit)?;
+        let start = cursor.map(|cursor| {
+            decode_cursor(cursor)
+                .ok()
+                .and_then(|key| ConnectionId::from_key(&key))
+                .ok_or(ConnectionStoreError::InvalidCursor)
+        });
+        let start = start.transpose()?;
+        let found = dispatch!(self, store => store.under_old_keys(limit + 1, start).await)?;
+        Ok(page(found, limit, |connection| {
+            URL_SAFE_NO_PAD.encode(connection.id.key())
+        }))
     }
 
     /// An org's connections by provider then user id, optionally of one user and/or provider.
@@ -459,14 +549,15 @@ impl ConnectionStore {
         Ok(page(found, limit, list_cursor))
     }
 
-    /// Active connections expiring before `before` (unix seconds), soonest first: the work of a
-    /// scheduled refresher.
+    /// Active connections expiring before `before` (unix seconds), soonest first within each of
+    /// the [`DUE_SHARDS`] partitions, one partition after the other: the work of a scheduled
+    /// refresher, which reads each connection again before it refreshes it.
     pub async fn due(
         &self,
         before: i64,
         limit: usize,
         cursor: Option<&str>,
-    ) -> Result<(Vec<Connection>, Option<String>), ConnectionStoreError> {
+    ) -> Result<(Vec<DueConnection>, Option<String>), ConnectionStoreError> {
         check_limit(limit)?;
         let start = due_start(cursor)?;
         let found = dispatch!(self, store => store.due(before, limit + 1, start).await)?;

@@ -2,16 +2,23 @@
 //!
 //! Providers rotate refresh tokens, so two concurrent refreshes of one connection can leave it
 //! with a dead token. The caller that wins the connection's lease refreshes; the others wait for
-//! the version it commits. A lease has an expiry, so a holder that dies is taken over, and its
-//! late commit fails because the lease is no longer its own.
+//! the version it commits. A lease has an expiry, so a holder that dies is taken over. The commit
+//! is conditional on the version the holder read, not on still holding the lease: a holder that
+//! outlived its lease still lands the newest pair unless a newer version exists, and a caller
+//! that took over and was refused (the slow holder had rotated the token) re-reads before it
+//! marks anything.
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::tokens::{now, now_ms};
 
 use super::{Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status};
 
 const FIRST_POLL: Duration = Duration::from_millis(25);
 const MAX_POLL: Duration = Duration::from_millis(200);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 pub struct RefreshOptions {
     /// When the tokens are due for a refresh.
@@ -19,11 +26,16 @@ pub struct RefreshOptions {
     /// Refresh even if not due (the provider rejected the access token); a refresh by another
     /// caller that happened after this one read the connection also satisfies it.
     pub force: bool,
-    /// How long the refresh may take before another caller can take it over.
+    /// How long the refresh may take before another caller can take it over: the provider's
+    /// timeout, plus `commit_budget`, plus a margin for clock skew between processes.
     pub lease: Duration,
+    /// How long a commit is retried (throttling, timeouts), and how long after a lapsed lease
+    /// its holder may still commit.
+    pub commit_budget: Duration,
     /// When the caller must have an answer (e.g. the Lambda's remaining time).
     pub deadline: Option<Instant>,
-    /// The least time before the deadline to start a refresh in.
+    /// The least time before the deadline to start a refresh in: the provider's timeout plus
+    /// `commit_budget`, so the request deadline never falls between the answer and the commit.
     pub min_time_to_refresh: Duration,
     /// Unique per call (e.g. request id plus a random suffix).
     pub owner: String,
@@ -57,7 +69,7 @@ impl Due {
             }
             Due::Within(window) => seconds(window),
         };
-        expires_at <= unix_s().saturating_add(window)
+        expires_at <= now().saturating_add(window)
     }
 }
 
@@ -163,24 +175,33 @@ where
             return Err(RefreshError::NoTime);
         }
         match store
-            .acquire_lease(id, read.version, &options.owner, lease_ms, unix_ms())
+            .acquire_lease(id, read.version, &options.owner, lease_ms, now_ms())
             .await?
         {
             LeaseOutcome::Acquired => {
                 let tokens = current.tokens;
-                return refresh_held(store, id, &options.owner, read.version, refresh(tokens)).await;
+                return refresh_held(store, id, &options, read.version, None, refresh(tokens)).await;
+            }
+            LeaseOutcome::TakenOver { lapsed_at_ms } => {
+                tracing::warn!(
+                    provider = id.provider(),
+                    "took over a refresh lease that lapsed before its holder committed"
+                );
+                let tokens = current.tokens;
+                let took_over = Some(lapsed_at_ms);
+                return refresh_held(store, id, &options, read.version, took_over, refresh(tokens)).await;
             }
             LeaseOutcome::Gone => return Err(RefreshError::NotFound),
             LeaseOutcome::Changed | LeaseOutcome::Busy { .. } => {}
         }
         // Someone else is refreshing (or just did): wait for their version or their lease's end.
         loop {
-            let now = store.get(id).await?.ok_or(RefreshError::NotFound)?;
-            let fresh = usable(&now)?;
-            if now.version > read.version {
+            let current = store.get(id).await?.ok_or(RefreshError::NotFound)?;
+            let fresh = usable(&current)?;
+            if current.version > read.version {
                 return Ok(fresh);
             }
-            if now.lease_expires_at_ms.is_none_or(|until| until <= unix_ms()) {
+            if current.lease_expires_at_ms.is_none_or(|until| until <= now_ms()) {
                 break;
             }
             if options
@@ -195,70 +216,138 @@ where
     }
 }
 
-/// Runs the refresh under the lease and stores its outcome.
+/// Runs the refresh under the lease and stores its outcome. `took_over` is when the lease of the
+/// holder this call took over from lapsed, if it did.
 async fn refresh_held(
     store: &ConnectionStore,
     id: &ConnectionId,
-    owner: &str,
+    options: &RefreshOptions,
     read_version: u64,
+    took_over: Option<i64>,
     refresh: impl Future<Output = Result<Refreshed, GrantFailure>>,
 ) -> Result<Fresh, RefreshError> {
     match refresh.await {
         Ok(refreshed) => {
-            if store
-                .commit_refresh(id, owner, &refreshed.tokens, refreshed.expires_at, unix_s())
-                .await?
-            {
-                return Ok(Fresh {
-                    refreshed: true,
-                    tokens: refreshed.tokens,
-                    expires_at: refreshed.expires_at,
-                    version: read_version + 1,
-                });
-            }
-            tracing::warn!(
-                provider = id.provider(),
-                "the refresh lease was lost before the commit"
-            );
-            settled(
-                store,
-                id,
+            // From the provider's answer on, this pair exists nowhere else (the old refresh token
+            // may be dead): the commit runs on a task of its own, so a caller that stops waiting
+            // (the 504 timer) cannot drop it halfway.
+            let commit = commit(
+                store.clone(),
+                id.clone(),
                 read_version,
-                RefreshError::Transient {
-                    reason: "the refresh lease was lost".into(),
+                refreshed,
+                options.commit_budget,
+            );
+            tokio::spawn(commit).await.unwrap_or_else(|error| {
+                Err(RefreshError::Transient {
+                    reason: format!("the commit stopped: {error}"),
                     retry_after: None,
-                },
-            )
-            .await
+                })
+            })
         }
         Err(GrantFailure::Refused(reason)) => {
             tracing::info!(provider = id.provider(), %reason, "the provider refused the refresh token");
-            if store.mark_needs_reauthorization(id, owner, unix_s()).await? {
+            if let Some(lapsed_at_ms) = took_over {
+                // The holder this call took over from may have rotated the token and still be
+                // committing: believe the refusal only once its commit window has passed.
+                let window = i64::try_from(options.commit_budget.as_millis()).unwrap_or(i64::MAX);
+                let wait_ms = lapsed_at_ms
+                    .saturating_add(window)
+                    .saturating_sub(now_ms())
+                    .max(0);
+                let wait = Duration::from_millis(wait_ms as u64);
+                if options
+                    .deadline
+                    .is_some_and(|deadline| deadline.saturating_duration_since(Instant::now()) < wait)
+                {
+                    store.release_lease(id, &options.owner).await?;
+                    let unsure = RefreshError::Transient {
+                        reason: "the refresh token was refused after a lapsed refresh; try again".into(),
+                        retry_after: Some(wait.as_secs().max(1)),
+                    };
+                    return settled(store, id, read_version, unsure).await;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            if store.mark_needs_reauthorization(id, read_version, now()).await? {
                 return Err(RefreshError::NeedsReauthorization);
             }
             settled(store, id, read_version, RefreshError::NeedsReauthorization).await
         }
         Err(GrantFailure::Misconfigured(reason)) => {
-            store.release_lease(id, owner).await?;
+            store.release_lease(id, &options.owner).await?;
             Err(RefreshError::Misconfigured(reason))
         }
         Err(GrantFailure::Transient { reason, retry_after }) => {
-            store.release_lease(id, owner).await?;
+            store.release_lease(id, &options.owner).await?;
             Err(RefreshError::Transient { reason, retry_after })
         }
     }
 }
 
-/// After the lease was lost (a reconnect or a takeover): newer tokens if someone stored them.
+/// Stores a refreshed pair at the version after `read_version`, retrying throttled and failed
+/// writes with backoff for up to `budget`. Each attempt is bounded by what is left of it, so the
+/// lease (which covers the budget) outlives the commit.
+async fn commit(
+    store: ConnectionStore,
+    id: ConnectionId,
+    read_version: u64,
+    refreshed: Refreshed,
+    budget: Duration,
+) -> Result<Fresh, RefreshError> {
+    let started = Instant::now();
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let left = budget.saturating_sub(started.elapsed());
+        let attempt = store.commit_refresh(&id, read_version, &refreshed.tokens, refreshed.expires_at, now());
+        let error = match tokio::time::timeout(left, attempt).await {
+            Ok(Ok(true)) => {
+                return Ok(Fresh {
+                    refreshed: true,
+                    tokens: refreshed.tokens,
+                    expires_at: refreshed.expires_at,
+                    version: read_version + 1,
+                })
+            }
+            // A newer version exists: a reconnect, or an earlier attempt of this very commit
+            // whose answer was lost.
+            Ok(Ok(false)) => {
+                let current = store.get(&id).await?.ok_or(RefreshError::NotFound)?;
+                let mut fresh = usable(&current)?;
+                fresh.refreshed = fresh.tokens == refreshed.tokens;
+                return Ok(fresh);
+            }
+            Ok(Err(error)) if error.is_transient() => error.to_string(),
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => "the store did not answer in time".to_owned(),
+        };
+        if started.elapsed() + backoff >= budget {
+            tracing::error!(
+                provider = id.provider(),
+                %error,
+                "the refreshed tokens could not be stored: this pair is lost"
+            );
+            return Err(RefreshError::Transient {
+                reason: format!("the refreshed tokens could not be stored: {error}"),
+                retry_after: Some(1),
+            });
+        }
+        tracing::warn!(provider = id.provider(), %error, "a commit failed; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// After a refusal that may be stale: newer tokens if someone stored them.
 async fn settled(
     store: &ConnectionStore,
     id: &ConnectionId,
     read_version: u64,
     otherwise: RefreshError,
 ) -> Result<Fresh, RefreshError> {
-    let now = store.get(id).await?.ok_or(RefreshError::NotFound)?;
-    let fresh = usable(&now)?;
-    if now.version > read_version {
+    let current = store.get(id).await?.ok_or(RefreshError::NotFound)?;
+    let fresh = usable(&current)?;
+    if current.version > read_version {
         Ok(fresh)
     } else {
         Err(otherwise)
@@ -277,14 +366,4 @@ fn usable(connection: &Connection) -> Result<Fresh, RefreshError> {
         (Status::Active, None) => Err(RefreshError::Unreadable),
         (Status::NeedsReauthorization, _) => Err(RefreshError::NeedsReauthorization),
     }
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
-
-fn unix_s() -> i64 {
-    unix_ms() / 1000
 }

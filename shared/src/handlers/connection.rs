@@ -1,5 +1,6 @@
 //! `GET` and `DELETE /integrations/{provider}/connection?org_id=…&user_id=…`: a connection's
-//! metadata, and the disconnect (revoke where the provider documents how, then forget).
+//! metadata, and the disconnect (revoke where the provider documents how, then forget the
+//! connection and any hand-off copy of its tokens still waiting in Redis).
 
 use std::sync::Arc;
 
@@ -9,12 +10,13 @@ use serde::Serialize;
 
 use super::{Context, Handler};
 use crate::error::Result;
-use crate::keeper::{self, Keeper, Metadata};
+use crate::keeper::{self, Keeper, Metadata, Revocation};
 use crate::providers::{Needs, Providers};
 use crate::request::{Fields, Identity};
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
+use crate::store::{credentials_key, Store};
 
 pub struct Connection {
     providers: Providers,
@@ -24,14 +26,17 @@ pub struct Connection {
 pub struct Disconnect {
     providers: Providers,
     keeper: Arc<Keeper>,
+    store: Arc<Store>,
 }
 
-/// The disconnect's answer; `revoked` is false where the provider has no revocation or it failed.
+/// The disconnect's answer; `revoked` is true only where the provider confirmed the revocation,
+/// and `revocation` says why not otherwise.
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disconnected {
     pub deleted: bool,
     pub revoked: bool,
+    pub revocation: Revocation,
 }
 
 /// `org_id` and `user_id` from the query string.
@@ -67,6 +72,7 @@ impl Handler for Disconnect {
         Ok(Disconnect {
             providers: resources.config.providers.clone(),
             keeper: resources.required_keeper().await?,
+            store: resources.store().await?,
         })
     }
 
@@ -74,12 +80,16 @@ impl Handler for Disconnect {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
         let identity = query_identity(&request)?;
         let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
-        let revoked = self.keeper.disconnect(provider, &id).await?;
+        let revocation = self.keeper.disconnect(provider, &id, context.deadline).await?;
+        // The copy waiting for a `/credentials` hand-off would outlive the disconnect otherwise.
+        let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);
+        self.store.discard(&key).await?;
         Ok(json_response(
             StatusCode::OK,
             &Disconnected {
                 deleted: true,
-                revoked,
+                revoked: revocation == Revocation::Revoked,
+                revocation,
             },
         ))
     }

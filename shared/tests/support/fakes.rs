@@ -365,12 +365,17 @@ pub async fn mount_provider(
 }
 
 /// A token endpoint's refresh grant as each provider documents it, rotating the refresh token:
-/// each works once, a reused one is `invalid_grant`.
-#[derive(Clone)]
+/// each works once, a reused one is `invalid_grant`. With `keep_refresh_token` it answers
+/// without a new refresh token, and the presented one stays valid (HubSpot's and Notion's way).
+#[derive(Clone, Default)]
 pub struct Rotating {
     pub provider: &'static str,
     pub current: Arc<Mutex<String>>,
+    /// Refreshes granted.
     pub calls: Arc<AtomicUsize>,
+    /// Every refresh token presented, refused ones included, in order.
+    pub presented: Arc<Mutex<Vec<String>>>,
+    pub keep_refresh_token: bool,
 }
 
 impl Rotating {
@@ -405,8 +410,10 @@ impl Rotating {
 impl wiremock::Respond for Rotating {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let Some(presented) = self.grant(request) else {
+            self.presented.lock().unwrap().push("<refused client>".into());
             return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
         };
+        self.presented.lock().unwrap().push(presented.clone());
         let mut current = self.current.lock().unwrap();
         if presented != *current {
             return ResponseTemplate::new(400).set_body_json(
@@ -414,16 +421,19 @@ impl wiremock::Respond for Rotating {
             );
         }
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        *current = format!("{}-refresh-{n}", self.provider);
+        let mut body = json!({
+            "access_token": format!("{}-access-{n}", self.provider),
+            "token_type": "bearer",
+            "expires_in": 1800
+        });
+        if !self.keep_refresh_token {
+            *current = format!("{}-refresh-{n}", self.provider);
+            body["refresh_token"] = json!(*current);
+        }
         // Slow enough that racing callers find the lease taken.
         ResponseTemplate::new(200)
             .set_delay(std::time::Duration::from_millis(200))
-            .set_body_json(json!({
-                "access_token": format!("{}-access-{n}", self.provider),
-                "refresh_token": *current,
-                "token_type": "bearer",
-                "expires_in": 1800
-            }))
+            .set_body_json(body)
     }
 }
 
@@ -431,7 +441,7 @@ pub async fn rotating(fake: &MockServer, provider: &'static str, first: &str) ->
     let rotating = Rotating {
         provider,
         current: Arc::new(Mutex::new(first.to_owned())),
-        calls: Arc::default(),
+        ..Rotating::default()
     };
     Mock::given(method("POST"))
         .and(path(format!("/{provider}/token")))

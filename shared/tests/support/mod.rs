@@ -3,6 +3,7 @@
 
 pub mod fakes;
 pub mod moto;
+pub mod proxy;
 pub mod runtime;
 
 use std::collections::HashMap;

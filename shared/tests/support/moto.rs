@@ -122,6 +122,11 @@ pub async fn create_table(client: &Client) -> String {
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::from(text(&index["Projection"]["ProjectionType"])))
+                        .set_non_key_attributes(
+                            index["Projection"]["NonKeyAttributes"]
+                                .as_sequence()
+                                .map(|names| names.iter().map(|name| text(name).to_owned()).collect()),
+                        )
                         .build(),
                 )
                 .build()
