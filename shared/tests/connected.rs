@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use http::{Method, StatusCode};
 use integrations::connections::{ConnectionStore, DynamoStore};
+use integrations::refresher::refresh_due;
 use integrations::resources::Resources;
 use integrations::store::{Backend, Store};
 use integrations::{App, Function};
@@ -682,4 +683,56 @@ async fn a_forbidden_listing_is_a_403_without_refresh_or_mark() {
     let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
     let (_, metadata) = on_connection(&app, Method::GET, "notion", &ids).await;
     assert_eq!(metadata["status"], "active");
+}
+
+/// The same faults met by the scheduled refresher: each counted in its class, none marked, and
+/// the next run refreshes every connection once the provider recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresher_marks_nothing_on_ordinary_faults() {
+    let mut marked = Vec::new();
+    for provider in ["notion", "hubspot", "airtable"] {
+        for (fault, answer, _, _) in refresh_faults(provider) {
+            let fake = MockServer::start().await;
+            let client = support::moto::client().await;
+            let table = support::moto::create_table(&client).await;
+            let connections = ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer()));
+            let seeded = support::moto::seed(&connections, provider, "refresh-0", 60).await;
+            let config = config(&fake.uri(), &[]);
+            let resources = Resources::with_stores(
+                config.clone(),
+                Store::new(Backend::memory(), sealer()),
+                Some(connections.clone()),
+            );
+            let keeper = resources.required_keeper().await.unwrap();
+            let ahead = std::time::Duration::from_secs(900);
+            let fault_mock = Mock::given(method("POST"))
+                .and(path(format!("/{provider}/token")))
+                .respond_with(answer)
+                .mount_as_scoped(&fake)
+                .await;
+            let summary = refresh_due(&keeper, &config.providers, ahead, None).await;
+            let class = if fault == "invalid_client" {
+                summary.misconfigured
+            } else {
+                summary.transient
+            };
+            assert_eq!(class, 1, "{provider} {fault}: {summary:?}");
+            assert_eq!(
+                summary.needs_reauthorization, 0,
+                "{provider} {fault}: {summary:?}"
+            );
+            let stored = connections.get(&seeded).await.unwrap().unwrap();
+            if stored.status.as_str() != "active" || stored.lease_owner.is_some() {
+                marked.push(format!("{provider} {fault}: {stored:?}"));
+                continue;
+            }
+            drop(fault_mock);
+            let rotating = rotating(&fake, provider, "refresh-0").await;
+            let summary = refresh_due(&keeper, &config.providers, ahead, None).await;
+            assert_eq!(summary.refreshed, 1, "{provider} after {fault}: {summary:?}");
+            assert_eq!(rotating.calls.load(Ordering::SeqCst), 1);
+        }
+    }
+    println!("fault matrix (refresher): {} connections marked", marked.len());
+    assert!(marked.is_empty(), "marked: {marked:#?}");
 }
