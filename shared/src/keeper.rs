@@ -192,7 +192,7 @@ impl Keeper {
             commit_budget: COMMIT_BUDGET,
             deadline,
             min_time_to_refresh: self.refresh_budget(),
-            owner: format!("{:032x}", rand::random::<u128>()),
+            owner: lease_owner(),
         };
         let fresh = refresh::fresh_tokens(&self.store, id, options, |current| {
             self.refresh(provider, current)
@@ -309,7 +309,7 @@ impl Keeper {
     /// The connection, under a refresh lease of this call's when it is active; waits out a
     /// refresh in flight.
     async fn leased(&self, id: &ConnectionId, deadline: Option<Instant>) -> Result<Connection> {
-        let owner = format!("{:032x}", rand::random::<u128>());
+        let owner = lease_owner();
         let lease_ms = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
         loop {
             let connection = self.get(id).await?;
@@ -333,6 +333,11 @@ impl Keeper {
             tokio::time::sleep(LEASE_POLL).await;
         }
     }
+}
+
+/// A name for one call's lease, unique across processes.
+fn lease_owner() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// How often a disconnect looks again at a connection another caller is refreshing.

@@ -128,30 +128,18 @@ impl DynamoStore {
         let mut update = Expr::default();
         update.set("lease_owner", s(owner));
         update.set("lease_expires_at_ms", n(now_ms.saturating_add(lease_ms)));
-        let (version, status, owner_name, until) = (
-            update.name("version"),
-            update.name("status"),
+        update.at_version(expected_version);
+        update.while_active();
+        let (owner_name, until, now) = (
             update.name("lease_owner"),
             update.name("lease_expires_at_ms"),
-        );
-        let (expected, active, now) = (
-            update.value(n(expected_version)),
-            update.value(s(Status::Active.as_str())),
             update.value(n(now_ms)),
         );
         update.condition(format!(
-            "{version} = {expected} AND {status} = {active} AND \
-             (attribute_not_exists({owner_name}) OR {until} <= {now})"
+            "(attribute_not_exists({owner_name}) OR {until} <= {now})"
         ));
         Ok(match self.update(&id.key(), update, ReturnValue::AllOld).await? {
-            Written::Done(old) => match record(old)? {
-                Record {
-                    lease_owner: Some(_),
-                    lease_expires_at_ms: Some(lapsed_at_ms),
-                    ..
-                } => LeaseOutcome::TakenOver { lapsed_at_ms },
-                _ => LeaseOutcome::Acquired,
-            },
+            Written::Done(old) => record(old)?.acquired_from(),
             Written::Refused(None) => LeaseOutcome::Gone,
             Written::Refused(Some(old)) => {
                 let old = record(old)?;
@@ -200,8 +188,7 @@ impl DynamoStore {
         update.set("updated_at", n(now));
         update.remove("due_shard");
         update.at_version(version);
-        let (status, active) = (update.name("status"), update.value(s(Status::Active.as_str())));
-        update.condition(format!("{status} = {active}"));
+        update.while_active();
         update.clear_lease();
         self.written(&id.key(), update).await
     }
@@ -532,6 +519,12 @@ impl Expr {
     /// Only if the item is still at `version`.
     fn at_version(&mut self, version: u64) {
         let (name, value) = (self.name("version"), self.value(n(version)));
+        self.condition(format!("{name} = {value}"));
+    }
+
+    /// Only if the connection is active.
+    fn while_active(&mut self) {
+        let (name, value) = (self.name("status"), self.value(s(Status::Active.as_str())));
         self.condition(format!("{name} = {value}"));
     }
 

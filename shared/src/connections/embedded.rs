@@ -121,10 +121,7 @@ impl EmbeddedStore {
                 let until_ms = record.lease_expires_at_ms.unwrap_or(now_ms);
                 return (Change::Keep, LeaseOutcome::Busy { until_ms });
             }
-            let outcome = match (&record.lease_owner, record.lease_expires_at_ms) {
-                (Some(_), Some(lapsed_at_ms)) => LeaseOutcome::TakenOver { lapsed_at_ms },
-                _ => LeaseOutcome::Acquired,
-            };
+            let outcome = record.acquired_from();
             record.lease_owner = Some(owner);
             record.lease_expires_at_ms = Some(now_ms.saturating_add(lease_ms));
             (Change::Put(Box::new(record)), outcome)

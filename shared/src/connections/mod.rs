@@ -264,6 +264,15 @@ struct Record {
 }
 
 impl Record {
+    /// What taking the lease over this record (as it was) amounts to: a takeover if it still
+    /// names a holder, whose lease can only have lapsed.
+    fn acquired_from(&self) -> LeaseOutcome {
+        match (&self.lease_owner, self.lease_expires_at_ms) {
+            (Some(_), Some(lapsed_at_ms)) => LeaseOutcome::TakenOver { lapsed_at_ms },
+            _ => LeaseOutcome::Acquired,
+        }
+    }
+
     /// Opens the tokens under `key`, the primary key the record was read by, never under the ids
     /// the record carries: attributes copied from another connection's item (everything but its
     /// key) name that connection, and must not hand out its tokens. Such a record is unreadable.

@@ -179,17 +179,23 @@ where
             .await?
         {
             LeaseOutcome::Acquired => {
-                let tokens = current.tokens;
-                return refresh_held(store, id, &options, read.version, None, refresh(tokens)).await;
+                return refresh_held(store, id, &options, read.version, None, refresh(current.tokens)).await;
             }
             LeaseOutcome::TakenOver { lapsed_at_ms } => {
                 tracing::warn!(
                     provider = id.provider(),
                     "took over a refresh lease that lapsed before its holder committed"
                 );
-                let tokens = current.tokens;
                 let took_over = Some(lapsed_at_ms);
-                return refresh_held(store, id, &options, read.version, took_over, refresh(tokens)).await;
+                return refresh_held(
+                    store,
+                    id,
+                    &options,
+                    read.version,
+                    took_over,
+                    refresh(current.tokens),
+                )
+                .await;
             }
             LeaseOutcome::Gone => return Err(RefreshError::NotFound),
             LeaseOutcome::Changed | LeaseOutcome::Busy { .. } => {}
