@@ -23,30 +23,34 @@ use super::{redis_url, sealer, unique, vars};
 pub const MOTO_VERSION: &str = "5.2.1";
 
 /// `AWS_ENDPOINT_URL_DYNAMODB` when set; otherwise a private `moto_server` on a free loopback
-/// port, shared by the tests of this binary and stopped when the binary exits.
+/// port, shared by the tests of this binary and stopped when the binary exits. Either is reached
+/// through a proxy that passes one request at a time: moto does not make a conditional write
+/// atomic, and single-flight refresh relies on that.
 pub fn endpoint() -> String {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
-            return url;
+    URL.get_or_init(|| super::proxy::one_at_a_time(emulator()))
+        .clone()
+}
+
+fn emulator() -> String {
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        return url;
+    }
+    let port = super::free_port();
+    let mut watcher = spawn_moto(port);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = watcher.try_wait() {
+            panic!("moto_server exited at start ({status}); {}", install_hint());
         }
-        let port = super::free_port();
-        let mut watcher = spawn_moto(port);
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = watcher.try_wait() {
-                panic!("moto_server exited at start ({status}); {}", install_hint());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::mem::forget(watcher); // lives as long as the test binary (it ends moto after)
-        format!("http://127.0.0.1:{port}")
-    })
-    .clone()
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::mem::forget(watcher); // lives as long as the test binary (it ends moto after)
+    format!("http://127.0.0.1:{port}")
 }
 
 fn install_hint() -> String {

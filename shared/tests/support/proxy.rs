@@ -1,6 +1,10 @@
 //! A fault-injecting proxy in front of moto: it holds chosen DynamoDB operations for a while,
 //! and answers them `ProvisionedThroughputExceededException` instead of passing them on, as a
 //! slow or throttled DynamoDB would. Everything else goes through unchanged.
+//!
+//! [`one_at_a_time`] puts moto itself behind such a proxy without faults, forwarding one request
+//! at a time: moto serves requests on concurrent threads and does not lock its tables, so two
+//! conditional writes to one item can both pass their condition, which DynamoDB never allows.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,10 +41,34 @@ struct State {
     faults: Mutex<Vec<Fault>>,
     faulted: Arc<AtomicUsize>,
     client: reqwest::Client,
+    /// Held across each forward, when requests go through one at a time.
+    turn: Option<tokio::sync::Mutex<()>>,
 }
 
 /// Listens on a free loopback port and forwards to `upstream` (moto's URL).
 pub async fn start(upstream: String, faults: Vec<Fault>) -> Proxy {
+    serve(upstream, faults, None).await
+}
+
+/// A proxy in front of `upstream` that forwards one request at a time, on a thread of its own
+/// so it outlives every test's runtime; its URL.
+pub fn one_at_a_time(upstream: String) -> String {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let proxy = serve(upstream, Vec::new(), Some(tokio::sync::Mutex::new(()))).await;
+            sender.send(proxy.url).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    receiver.recv().expect("the proxy thread started")
+}
+
+async fn serve(upstream: String, faults: Vec<Fault>, turn: Option<tokio::sync::Mutex<()>>) -> Proxy {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let faulted = Arc::new(AtomicUsize::new(0));
@@ -49,6 +77,7 @@ pub async fn start(upstream: String, faults: Vec<Fault>) -> Proxy {
         faults: Mutex::new(faults),
         faulted: Arc::clone(&faulted),
         client: reqwest::Client::new(),
+        turn,
     });
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -112,6 +141,10 @@ async fn handle(
             forward = forward.header(name, value);
         }
     }
+    let _turn = match &state.turn {
+        Some(turn) => Some(turn.lock().await),
+        None => None,
+    };
     let answer = match forward.send().await {
         Ok(answer) => answer,
         Err(error) => {
