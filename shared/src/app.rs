@@ -59,10 +59,7 @@ impl App {
             Function::Load => self.load.handle(request).await,
             Function::Connection | Function::Disconnect | Function::Token | Function::Connections => {
                 let Some(kept) = &self.kept else {
-                    let error = Error::Unavailable(
-                        "This deployment keeps no connections: set CONNECTIONS_TABLE".into(),
-                    );
-                    return response::error(&error, ErrorFormat::Json);
+                    return self.unkept(&request);
                 };
                 match function {
                     Function::Connection => kept.connection.handle(request).await,
@@ -72,5 +69,22 @@ impl App {
                 }
             }
         }
+    }
+
+    /// A connections route in a process that keeps none: guarded and preflighted as where they
+    /// are kept (a caller without a key learns nothing of the configuration), then 503.
+    fn unkept(&self, request: &Request) -> Response {
+        let access = self.authorize.access();
+        let origin = request.headers().get(http::header::ORIGIN);
+        let mut response = if request.method() == http::Method::OPTIONS {
+            access.preflight(origin)
+        } else {
+            let error = access.check_api_key(request.headers()).err().unwrap_or_else(|| {
+                Error::Unavailable("This deployment keeps no connections: set CONNECTIONS_TABLE".into())
+            });
+            response::error(&error, ErrorFormat::Json)
+        };
+        access.add_cors_headers(origin, &mut response);
+        response
     }
 }

@@ -3,6 +3,7 @@
 mod support;
 
 use http::{Method, StatusCode};
+use integrations::routes::ROUTES;
 use integrations::Function;
 use lambda_http::Body;
 use serde_json::{json, Value};
@@ -273,10 +274,35 @@ async fn api_keys_guard_every_endpoint_but_the_callback() {
     ] {
         assert_eq!(call(&app, Function::Authorize, request).await.0, StatusCode::OK);
     }
-    for endpoint in [Function::Credentials, Function::Load] {
-        assert_eq!(
-            call(&app, endpoint, form("notion", endpoint, &[])).await.0,
-            StatusCode::UNAUTHORIZED
+    // Every guarded route in the table, without a key and with a wrong one; with a right one it
+    // gets past the guard (whatever it answers then, it is not the key's 401).
+    for route in ROUTES.iter().filter(|route| !route.function.is_browser_facing()) {
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let keyed = |key: Option<&str>| {
+            let mut request = request(method.clone(), "notion", route.function, "", None, Body::Empty);
+            if let Some(key) = key {
+                request.headers_mut().insert("x-api-key", key.parse().unwrap());
+            }
+            request
+        };
+        for key in [None, Some("third-key")] {
+            let (status, body) = call(&app, route.function, keyed(key)).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{} {}: {body}",
+                route.method,
+                route.path
+            );
+            assert_detail(&body, "API key");
+        }
+        let (status, body) = call(&app, route.function, keyed(Some("second-key"))).await;
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{} {}: {body}",
+            route.method,
+            route.path
         );
     }
     // The provider's redirect carries no key: the single-use state protects the callback.
@@ -325,6 +351,32 @@ async fn cors_answers_listed_origins_only() {
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(!response.headers().contains_key("access-control-allow-origin"));
+
+    // The browser's disconnect: a DELETE preflight.
+    let mut delete = request(
+        Method::OPTIONS,
+        "notion",
+        Function::Disconnect,
+        "",
+        None,
+        Body::Empty,
+    );
+    delete
+        .headers_mut()
+        .insert("origin", "https://app.example".parse().unwrap());
+    delete
+        .headers_mut()
+        .insert("access-control-request-method", "DELETE".parse().unwrap());
+    let response = app.handle(Function::Disconnect, delete).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(response.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("DELETE"));
 
     let mut request = authorize_request("notion");
     request

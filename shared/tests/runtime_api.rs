@@ -100,7 +100,7 @@ async fn start_all(env: &HashMap<String, String>) -> HashMap<&'static str, Funct
 }
 
 /// authorize → (consent) → callback → credentials → load, for every provider, through the four
-/// binaries on a real Redis; then every `events/*.json` through the binary it names.
+/// binaries on a real Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_provider_connects_and_loads_through_the_four_binaries() {
     let fake = MockServer::start().await;
@@ -164,21 +164,6 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
         );
     }
 
-    mount_event_fakes(&fake).await;
-    // The connections functions need a table; `connected.rs` runs them on one.
-    for (name, expected, says) in EVENTS {
-        let Some(function) = functions.get(event_function(name).name()) else {
-            continue;
-        };
-        let event = std::fs::read_to_string(event_path(name)).unwrap();
-        let (status, _, body) = function.http(event).await;
-        assert_eq!(status, expected, "events/{name}.json: {body}");
-        assert!(
-            body.contains(says),
-            "events/{name}.json: {body:?} should contain {says:?}"
-        );
-    }
-
     // Generous limits for a noisy 2-core machine; debug builds get twice as much.
     let scale = if cfg!(debug_assertions) { 2 } else { 1 };
     let (max_cold, max_rss_kib) = (Duration::from_millis(50 * scale), 20 * 1024 * scale);
@@ -195,6 +180,42 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
         assert!(
             rss < max_rss_kib,
             "{name} peaked at {rss} KiB (limit {max_rss_kib} KiB)"
+        );
+    }
+}
+
+/// Every `events/*.json` through the binary it names, all nine started on a real Redis and a
+/// DynamoDB table, none skipped: each answers the status and body its file is meant to produce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_replays_through_its_binary() {
+    let fake = MockServer::start().await;
+    mount_event_fakes(&fake).await;
+    let (env, _) = support::moto::kept_env(&fake.uri()).await;
+    let mut functions = HashMap::new();
+    for name in BINARIES {
+        functions.insert(name, start(name, &env).await);
+    }
+    for (name, expected, says) in EVENTS {
+        let event = std::fs::read_to_string(event_path(name)).unwrap();
+        let (status, _, body) = functions[event_function(name).name()].http(event).await;
+        assert_eq!(status, expected, "events/{name}.json: {body}");
+        assert!(
+            body.contains(says),
+            "events/{name}.json: {body:?} should contain {says:?}"
+        );
+    }
+    for name in SCHEDULED_EVENTS {
+        let event = std::fs::read_to_string(event_path(name)).unwrap();
+        let function = name.split('-').next().unwrap();
+        let Outcome::Response(summary) = functions[function].invoke(event).await else {
+            panic!("events/{name}.json: {function} reported an error");
+        };
+        assert_eq!(
+            summary,
+            json!({"refreshed": 0, "skipped": 0, "needs_reauthorization": 0, "transient": 0,
+                   "misconfigured": 0, "deferred": 0, "unreadable": 0, "failed": 0, "resealed": 0,
+                   "under_old_keys": 0}),
+            "events/{name}.json on an empty table"
         );
     }
 }
