@@ -546,55 +546,6 @@ async fn connections_are_listed_a_page_at_a_time() {
     }
 }
 
-/// Each provider's own wording for a refresh that fails for a reason other than a dead grant.
-fn refresh_faults(provider: &str) -> Vec<(&'static str, ResponseTemplate, StatusCode, &'static str)> {
-    let misconfigured = match provider {
-        "hubspot" => ResponseTemplate::new(400).set_body_json(json!({
-            "status": "BAD_CLIENT_ID", "message": "missing or invalid client id",
-            "correlationId": "0b1f7c4e"})),
-        "notion" => ResponseTemplate::new(401).set_body_json(json!({
-            "error": "invalid_client", "error_description": "Invalid client credentials"})),
-        _ => ResponseTemplate::new(401).set_body_json(json!({
-            "error": "invalid_client", "error_description": "client authentication failed"})),
-    };
-    let throttled = match provider {
-        "hubspot" => json!({"status": "error", "errorType": "RATE_LIMIT",
-            "message": "You have reached your secondly limit.", "policyName": "SECONDLY"}),
-        "notion" => json!({"object": "error", "status": 429, "code": "rate_limited",
-            "message": "You have been rate limited. Please try again in a few minutes."}),
-        _ => json!({"errors": [{"error": "RATE_LIMIT_REACHED",
-            "message": "Rate limit exceeded. Please try again later"}]}),
-    };
-    vec![
-        (
-            "429",
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "7")
-                .set_body_json(throttled),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "rate limiting",
-        ),
-        (
-            "503",
-            ResponseTemplate::new(503).set_body_string("<html>maintenance</html>"),
-            StatusCode::BAD_GATEWAY,
-            "the connection is unchanged",
-        ),
-        (
-            "invalid_client",
-            misconfigured,
-            StatusCode::BAD_GATEWAY,
-            "client secret",
-        ),
-        (
-            "timeout",
-            ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)),
-            StatusCode::BAD_GATEWAY,
-            "did not answer in time",
-        ),
-    ]
-}
-
 /// The fault matrix: 3 providers × {429, 503, invalid_client, timeout} on a forced refresh.
 /// None of them marks the connection; each answers its own status, a 429 with `Retry-After`;
 /// once the provider recovers, the same stored refresh token works.
@@ -602,7 +553,7 @@ fn refresh_faults(provider: &str) -> Vec<(&'static str, ResponseTemplate, Status
 async fn only_a_refused_grant_marks_a_connection() {
     let mut marked = Vec::new();
     for provider in ["notion", "hubspot", "airtable"] {
-        for (fault, answer, expected, wording) in refresh_faults(provider) {
+        for (fault, answer, expected, wording) in fakes::refresh_faults(provider) {
             let fake = MockServer::start().await;
             let app = connected_app(&fake).await;
             let (user, org) = connect(&app, &fake, provider, &format!("{provider}-access-0")).await;
@@ -658,6 +609,50 @@ async fn only_a_refused_grant_marks_a_connection() {
     assert!(marked.is_empty(), "marked: {marked:#?}");
 }
 
+/// A provider that rotates the refresh token and then never answers: the pair exists only at the
+/// provider. The caller gets a 502 and the connection stays active; the next refresh presents
+/// the only refresh token there is, is refused, and the connection asks for a reconnect (the
+/// loss the README names), never a loop of 502s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_rotates_then_hangs_ends_in_one_reconnect() {
+    let fake = MockServer::start().await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "airtable", "airtable-access-0").await;
+    let rotating = fakes::Rotating {
+        provider: "airtable",
+        current: Arc::new(std::sync::Mutex::new("airtable-refresh-token".into())),
+        ..fakes::Rotating::default()
+    };
+    Mock::given(method("POST"))
+        .and(path("/airtable/token"))
+        .respond_with(fakes::HangsOnce::new(rotating.clone()))
+        .mount(&fake)
+        .await;
+    let (status, body) = token(&app, "airtable", &user, &org, true).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in time"),
+        "{body}"
+    );
+    let ids = [("org_id", org.as_str()), ("user_id", user.as_str())];
+    let (_, metadata) = on_connection(&app, Method::GET, "airtable", &ids).await;
+    assert_eq!(metadata["status"], "active", "{metadata}");
+
+    let (status, body) = token(&app, "airtable", &user, &org, true).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body,
+        json!({"detail": "The Airtable connection needs reauthorization: connect again through /authorize"})
+    );
+    let (_, metadata) = on_connection(&app, Method::GET, "airtable", &ids).await;
+    assert_eq!(metadata["status"], "needs_reauthorization", "{metadata}");
+    let presented = rotating.presented.lock().unwrap().clone();
+    assert_eq!(presented, ["airtable-refresh-token", "airtable-refresh-token"]);
+}
+
 /// A data API's 403 (a capability the integration lacks) is the provider's answer to pass on:
 /// no refresh, no mark, and the next call still uses the same token.
 #[tokio::test]
@@ -691,7 +686,7 @@ async fn a_forbidden_listing_is_a_403_without_refresh_or_mark() {
 async fn the_refresher_marks_nothing_on_ordinary_faults() {
     let mut marked = Vec::new();
     for provider in ["notion", "hubspot", "airtable"] {
-        for (fault, answer, _, _) in refresh_faults(provider) {
+        for (fault, answer, _, _) in fakes::refresh_faults(provider) {
             let fake = MockServer::start().await;
             let client = support::moto::client().await;
             let table = support::moto::create_table(&client).await;

@@ -1,4 +1,6 @@
-//! Logs of whole flows at `trace`, every crate included: no token, code, verifier, secret or key.
+//! Logs of whole flows at `trace`, every crate included: no token, code, verifier, secret or key,
+//! through connect, load, refreshes (each fault, a rotation that never arrives, one that works)
+//! and disconnect (revoked, and refused).
 
 mod support;
 
@@ -7,12 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use fred::prelude::KeysInterface;
 use http::StatusCode;
-use integrations::store::{state_key, Backend};
-use integrations::Function;
+use integrations::connections::{ConnectionStore, EmbeddedStore};
+use integrations::resources::Resources;
+use integrations::store::{state_key, Backend, Store};
+use integrations::{App, Function};
 use lambda_http::Request;
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::*;
-use wiremock::MockServer;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -47,7 +52,16 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         .init();
 
     let fake = MockServer::start().await;
-    let app = app(StoreKind::Redis, config(&fake.uri(), &[("API_KEYS", API_KEY)])).await;
+    let dir = std::env::temp_dir().join(unique("logs"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
+    let app = App::build(&Resources::with_stores(
+        config(&fake.uri(), &[("API_KEYS", API_KEY)]),
+        Store::new(backend(StoreKind::Redis).await, sealer()),
+        Some(ConnectionStore::Embedded(kept)),
+    ))
+    .await
+    .unwrap();
     let Backend::Redis(redis) = Backend::redis(&redis_url(), None).await.unwrap() else {
         panic!("Redis")
     };
@@ -104,6 +118,73 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         let (status, items) = call(&app, Function::Load, request).await;
         assert_eq!(status, StatusCode::OK, "{items}");
         secrets.extend([code, token, state, callback_query]);
+
+        let forced = || {
+            let fields = [
+                ("user_id", user.as_str()),
+                ("org_id", org.as_str()),
+                ("force_refresh", "true"),
+            ];
+            keyed(form(provider, Function::Token, &fields))
+        };
+        for (fault, answer, expected, _) in fakes::refresh_faults(provider) {
+            let _fault = Mock::given(method("POST"))
+                .and(path(format!("/{provider}/token")))
+                .respond_with(answer)
+                .mount_as_scoped(&fake)
+                .await;
+            let (status, body) = call(&app, Function::Token, forced()).await;
+            assert_eq!(status, expected, "{provider} {fault}: {body}");
+        }
+        let stored_refresh = match provider {
+            "hubspot" => "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
+            "notion" => "notion-refresh-0",
+            _ => "airtable-refresh-token",
+        };
+        let rotating = fakes::rotating(&fake, provider, stored_refresh).await;
+        let (status, body) = call(&app, Function::Token, forced()).await;
+        assert_eq!(status, StatusCode::OK, "{provider}: {body}");
+        assert_eq!(body["access_token"], format!("{provider}-access-1"));
+        // Rotated at the provider, never delivered.
+        let hang = Mock::given(method("POST"))
+            .and(path(format!("/{provider}/token")))
+            .respond_with(fakes::HangsOnce::new(rotating))
+            .with_priority(1)
+            .mount_as_scoped(&fake)
+            .await;
+        let (status, body) = call(&app, Function::Token, forced()).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{provider}: {body}");
+        drop(hang);
+        for n in 1..=2 {
+            secrets.push(format!("{provider}-access-{n}"));
+            secrets.push(format!("{provider}-refresh-{n}"));
+        }
+
+        let revoked = provider == "notion";
+        Mock::given(method("POST"))
+            .and(path(format!("/{provider}/revoke")))
+            .respond_with(ResponseTemplate::new(if revoked { 200 } else { 503 }).set_body_json(json!({})))
+            .mount(&fake)
+            .await;
+        let query = format!(
+            "?{}",
+            serde_urlencoded::to_string([("user_id", &user), ("org_id", &org)]).unwrap()
+        );
+        let disconnect = keyed(support::request(
+            http::Method::DELETE,
+            provider,
+            Function::Disconnect,
+            &query,
+            None,
+            lambda_http::Body::Empty,
+        ));
+        let (status, body) = call(&app, Function::Disconnect, disconnect).await;
+        assert_eq!(status, StatusCode::OK, "{provider}: {body}");
+        assert_eq!(
+            (body["deleted"].as_bool(), body["revoked"].as_bool()),
+            (Some(true), Some(revoked)),
+            "{provider}: {body}"
+        );
     }
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -130,7 +211,9 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         .iter()
         .filter(|line| line.contains("\"message\":\"request\""))
         .collect();
-    assert_eq!(requests.len(), 12, "one line per request");
+    // authorize, callback, credentials, load, four faulted refreshes, one refresh, one that
+    // hangs, one disconnect: for each of the three providers.
+    assert_eq!(requests.len(), 3 * 11, "one line per request");
     // Lines logged while serving (here by the HTTP client calling the provider) carry the
     // request's span, so they can be tied to their request.
     let inside_loads = ours

@@ -451,3 +451,75 @@ pub async fn rotating(fake: &MockServer, provider: &'static str, first: &str) ->
         .await;
     rotating
 }
+
+/// Each provider's own wording for a refresh that fails for a reason other than a dead grant.
+pub fn refresh_faults(
+    provider: &str,
+) -> Vec<(&'static str, ResponseTemplate, http::StatusCode, &'static str)> {
+    let misconfigured = match provider {
+        "hubspot" => ResponseTemplate::new(400).set_body_json(json!({
+            "status": "BAD_CLIENT_ID", "message": "missing or invalid client id",
+            "correlationId": "0b1f7c4e"})),
+        "notion" => ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": "Invalid client credentials"})),
+        _ => ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client", "error_description": "client authentication failed"})),
+    };
+    let throttled = match provider {
+        "hubspot" => json!({"status": "error", "errorType": "RATE_LIMIT",
+            "message": "You have reached your secondly limit.", "policyName": "SECONDLY"}),
+        "notion" => json!({"object": "error", "status": 429, "code": "rate_limited",
+            "message": "You have been rate limited. Please try again in a few minutes."}),
+        _ => json!({"errors": [{"error": "RATE_LIMIT_REACHED",
+            "message": "Rate limit exceeded. Please try again later"}]}),
+    };
+    vec![
+        (
+            "429",
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .set_body_json(throttled),
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "rate limiting",
+        ),
+        (
+            "503",
+            ResponseTemplate::new(503).set_body_string("<html>maintenance</html>"),
+            http::StatusCode::BAD_GATEWAY,
+            "the connection is unchanged",
+        ),
+        (
+            "invalid_client",
+            misconfigured,
+            http::StatusCode::BAD_GATEWAY,
+            "client secret",
+        ),
+        (
+            "timeout",
+            ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)),
+            http::StatusCode::BAD_GATEWAY,
+            "did not answer in time",
+        ),
+    ]
+}
+
+/// A token endpoint that grants (rotating) every refresh, but whose first answer never arrives
+/// in time: the provider rotated, the caller never learns the new pair.
+pub struct HangsOnce(Rotating, std::sync::atomic::AtomicBool);
+
+impl HangsOnce {
+    pub fn new(rotating: Rotating) -> Self {
+        HangsOnce(rotating, Default::default())
+    }
+}
+
+impl wiremock::Respond for HangsOnce {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let answer = self.0.respond(request);
+        if self.1.swap(true, Ordering::SeqCst) {
+            answer
+        } else {
+            answer.set_delay(std::time::Duration::from_secs(5))
+        }
+    }
+}
