@@ -6,7 +6,7 @@
 mod demo;
 mod docs;
 pub mod openapi;
-mod sandbox;
+pub mod sandbox;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,7 +23,6 @@ use integrations::request::MAX_BODY_BYTES;
 use integrations::resources::{Mode, Resources, StartupError};
 use integrations::response::{self, json_response, ErrorFormat, Response};
 use integrations::routes::{Routed, Router};
-use integrations::sandbox::Sandbox;
 use integrations::{App, Error};
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
@@ -32,7 +31,7 @@ use tokio::net::TcpListener;
 pub struct Server {
     app: App,
     router: Router,
-    sandbox: Sandbox,
+    sandbox: sandbox::Sandbox,
     providers: Providers,
 }
 

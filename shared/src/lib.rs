@@ -22,7 +22,6 @@ pub mod request;
 pub mod resources;
 pub mod response;
 pub mod routes;
-pub mod sandbox;
 pub mod store;
 pub mod tokens;
 pub mod upstream;

@@ -1,10 +1,12 @@
-//! The built-in sandbox ([`crate::sandbox`]) as a provider like the others: `local-api` serves it
-//! under `/sandbox/` and points these URLs at its own address.
+//! The built-in sandbox as a provider like the others: `local-api` serves its authorization server
+//! and API under `/sandbox/` and points these URLs at its own address; here is only what any
+//! deployment needs to call it, and its normaliser.
 
-use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
+use serde_json::Value;
+
+use super::{name_parents, BodyEncoding, ClientAuth, Provider, ProviderSpec};
 use crate::error::Result;
 use crate::item::Item;
-use crate::sandbox::items::normalise_all;
 use crate::upstream::{all_pages, Api, Page};
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
@@ -38,6 +40,34 @@ async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
     })
     .await?;
     Ok(normalise_all(&objects))
+}
+
+/// A folder or document of `GET /sandbox/api/items`; anything else (or malformed) is left out.
+pub fn normalise(object: &Value) -> Option<Item> {
+    let kind = object["kind"]
+        .as_str()
+        .filter(|kind| matches!(*kind, "folder" | "document"))?;
+    let text = |key: &str| match &object[key] {
+        Value::Null => Some(None),
+        Value::String(text) => Some(Some(text.clone())),
+        _ => None,
+    };
+    let mut item = Item::new(object["id"].as_str()?, kind);
+    item.name = text("name")?;
+    item.directory = kind == "folder";
+    item.parent_id = text("parent_id")?;
+    item.creation_time = text("created_at")?;
+    item.last_modified_time = text("updated_at")?;
+    item.url = text("url")?;
+    item.visibility = Some(true);
+    Some(item)
+}
+
+/// A listing's objects as items, each named after its parent when the parent is listed too.
+pub fn normalise_all(objects: &[Value]) -> Vec<Item> {
+    let mut items: Vec<Item> = objects.iter().filter_map(normalise).collect();
+    name_parents(&mut items);
+    items
 }
 
 #[cfg(test)]

@@ -3,12 +3,15 @@
 //! rotating refresh tokens, RFC 7009 revocation) and a small resource API over a fixed dataset.
 //!
 //! Everything lives in memory and speaks plain [`http`] types, so any server can mount
-//! [`Sandbox::handle`] under `/sandbox/`.
+//! [`Sandbox::handle`] under `/sandbox/`. It is `local-api`'s alone: no Lambda binary links it.
+//! What it serves is normalised like any provider's, by `integrations::providers::sandbox`.
 
 mod api;
 mod authorize;
-pub mod items;
+mod configure;
 mod token;
+
+pub use configure::configure;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};

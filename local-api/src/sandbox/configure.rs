@@ -4,8 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use super::{Sandbox, SandboxSettings};
 use integrations::config::Config;
-use integrations::sandbox::{Sandbox, SandboxSettings};
 
 /// The configuration read through `var`, with the sandbox provider on and pointed at `address`,
 /// and the sandbox it points at. `SANDBOX_*` URLs in `var` win over these defaults; the client id

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{insert_bounded, is_form, new_secret, response, Code, Params, Sandbox};
-use crate::response::escape_html;
+use integrations::response::escape_html;
 
 /// The scopes the sandbox grants, with what the consent page says about each.
 const SCOPES: &[(&str, &str)] = &[("items:read", "Read the folders and documents of your workspace")];
