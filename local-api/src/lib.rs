@@ -14,14 +14,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use integrations::providers::Providers;
 use integrations::request::MAX_BODY_BYTES;
 use integrations::resources::{Mode, Resources, StartupError};
-use integrations::response::{self, json_response, ErrorFormat, Response};
+use integrations::response::{self, ErrorFormat, Response};
 use integrations::routes::{Routed, Router};
 use integrations::{App, Error};
 use lambda_http::{Body, RequestExt};
@@ -140,14 +139,14 @@ impl Server {
             Routed::Found { function, parameters } => (function, parameters),
             Routed::MethodNotAllowed => {
                 // RFC 9110 §15.5.6: a 405 says which methods the path has.
-                let mut response = not_routed(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+                let mut response = not_routed(&Error::MethodNotAllowed);
                 let allowed = self.router.allowed(parts.uri.path()).join(", ");
                 if let Ok(allowed) = http::HeaderValue::from_str(&allowed) {
                     response.headers_mut().insert(http::header::ALLOW, allowed);
                 }
                 return response;
             }
-            Routed::NotFound => return not_routed(StatusCode::NOT_FOUND, "Not Found"),
+            Routed::NotFound => return not_routed(&Error::RouteNotFound),
         };
         let body = match read_body(body).await {
             Ok(body) => body,
@@ -168,15 +167,13 @@ impl Server {
 async fn read_body(body: Incoming) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(_) => {
-            let error = Error::PayloadTooLarge(MAX_BODY_BYTES);
-            Err(into_hyper(response::error(&error, ErrorFormat::Json)))
-        }
+        Err(_) => Err(not_routed(&Error::PayloadTooLarge(MAX_BODY_BYTES))),
     }
 }
 
-fn not_routed(status: StatusCode, detail: &str) -> hyper::Response<Full<Bytes>> {
-    into_hyper(json_response(status, &serde_json::json!({ "detail": detail })))
+/// What local-api answers itself, before any function: `{"detail"}` as the functions do.
+fn not_routed(error: &Error) -> hyper::Response<Full<Bytes>> {
+    into_hyper(response::error(error, ErrorFormat::Json))
 }
 
 /// One of the demo's or the API reference's own files, under the page's content security policy.

@@ -5,10 +5,11 @@
 
 use integrations::connections::{Account, Status};
 use integrations::handlers::{AccessToken, ConnectionsPage, Disconnected, DEFAULT_LIMIT, MAX_LIMIT};
+use integrations::ids::MAX_ID_BYTES;
 use integrations::item::Item;
 use integrations::keeper::{Metadata, Revocation};
 use integrations::providers::PROVIDERS;
-use integrations::request::{id_schema, Identity, MAX_ID_BYTES};
+use integrations::request::{id_schema, Identity};
 use integrations::response::Detail;
 use integrations::routes::{Function, ROUTES};
 use serde_json::json;

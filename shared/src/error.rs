@@ -1,8 +1,14 @@
-//! The library's one error type. It knows nothing of HTTP: `response::error` maps it to a status
-//! and a body, in one place.
+//! The library's one error type: what went wrong, in the domain's words. `response::error` alone
+//! maps it to a status and a `{"detail"}` body.
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A path no route serves (as API Gateway answers it).
+    #[error("Not Found")]
+    RouteNotFound,
+    /// A path served, but not for this method.
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
     #[error("Unknown provider '{name}'; expected one of {known}")]
     UnknownProvider { name: String, known: String },
     #[error("{provider} is not configured: set {missing}", missing = .missing.join(", "))]
@@ -10,10 +16,22 @@ pub enum Error {
         provider: &'static str,
         missing: Vec<String>,
     },
+    /// A body that does not parse as its content type says.
     #[error("{0}")]
-    BadRequest(String),
+    MalformedBody(String),
+    #[error("Field required: {0}")]
+    MissingField(&'static str),
+    /// A field that is present but unusable; `why` completes the sentence after its name.
+    #[error("{name} {why}")]
+    InvalidField { name: String, why: String },
+    /// Text that must be UTF-8 (a form, a multipart field) and is not.
+    #[error("{0} is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("Malformed credentials: send the JSON object returned by /credentials, with its access_token")]
+    MalformedCredentials,
+    /// A provider's redirect that cannot complete a connect (and never will: no retry helps).
     #[error("{0}")]
-    Unprocessable(String),
+    InvalidCallback(&'static str),
     #[error("Unsupported content type '{0}': send application/x-www-form-urlencoded, multipart/form-data or application/json")]
     UnsupportedMediaType(String),
     #[error("The request body is larger than {0} bytes")]
@@ -22,19 +40,32 @@ pub enum Error {
     Unauthorized,
     #[error("Origin not allowed")]
     OriginNotAllowed,
-    #[error("{0}")]
-    NotFound(String),
-    /// The request cannot be served in the resource's current state (a connection that needs a
-    /// new consent).
-    #[error("{0}")]
-    Conflict(String),
-    /// Something this deployment lacks or cannot do right now, named in the text.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error("No credentials found: connect first (they are kept 10 minutes and handed out once)")]
+    CredentialsNotFound,
+    #[error("No connection found: connect first through /authorize")]
+    ConnectionNotFound,
+    /// The grant is dead (refused refresh token, or a fresh token refused): only a new consent helps.
+    #[error("The {provider} connection needs reauthorization: {}connect again through /authorize",
+        .reason.as_ref().map(|reason| format!("{reason}; ")).unwrap_or_default())]
+    NeedsReauthorization {
+        provider: &'static str,
+        reason: Option<String>,
+    },
+    /// A disconnect that kept losing to reconnects.
+    #[error("The connection kept changing (reconnected) while it was being disconnected; try again")]
+    ConnectionChanging,
+    /// Another call holds the connection's refresh lease past this call's deadline.
+    #[error("A token refresh of this connection is in progress; try again")]
+    RefreshInProgress,
+    #[error("Too little time left to refresh the tokens; try again")]
+    NoTimeToRefresh,
+    /// A route that needs kept connections, in a deployment without them; `hint` says what to do.
+    #[error("{hint}")]
+    NoConnectionStore { hint: &'static str },
     /// A connection's stored tokens do not open with this deployment's keys (or its item
     /// disagrees with its key): the operator's problem, never the user's grant.
-    #[error("{0}")]
-    Unreadable(String),
+    #[error("The stored tokens cannot be opened with this deployment's encryption keys (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEYS_OLD); the connection is unchanged")]
+    Unreadable,
     /// The provider refused the token or client we presented (HTTP 401 or 403).
     #[error("{provider} refused the credentials: {reason}")]
     ProviderUnauthorized { provider: &'static str, reason: String },

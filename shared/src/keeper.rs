@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::connections::refresh::{self, Due, GrantFailure, RefreshError, RefreshOptions, Refreshed};
 use crate::connections::{
-    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status,
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status, MAX_PAGE,
 };
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
@@ -84,10 +84,15 @@ pub fn rfc3339(seconds: i64) -> Option<String> {
 impl From<ConnectionStoreError> for Error {
     fn from(error: ConnectionStoreError) -> Self {
         match error {
-            ConnectionStoreError::InvalidCursor => Error::Unprocessable("cursor is malformed".into()),
-            ConnectionStoreError::InvalidLimit(_) | ConnectionStoreError::InvalidId(_) => {
-                Error::Unprocessable(error.to_string())
-            }
+            ConnectionStoreError::InvalidCursor => Error::InvalidField {
+                name: "cursor".into(),
+                why: "is malformed".into(),
+            },
+            ConnectionStoreError::InvalidLimit(limit) => Error::InvalidField {
+                name: "limit".into(),
+                why: format!("must be between 1 and {MAX_PAGE}, not {limit}"),
+            },
+            ConnectionStoreError::InvalidId(invalid) => invalid.into(),
             other => Error::StoreUnavailable(crate::error::StoreError(other.to_string())),
         }
     }
@@ -100,15 +105,7 @@ pub fn id(provider: &Provider, org_id: &str, user_id: &str) -> Result<Connection
 /// Tokens kept but not opened here: the keys (or the item) are at fault, not the user's grant.
 fn unreadable() -> Error {
     tracing::error!("a connection's stored tokens cannot be opened: check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_OLD");
-    Error::Unreadable(
-        "The stored tokens cannot be opened with this deployment's encryption keys \
-         (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEYS_OLD); the connection is unchanged"
-            .into(),
-    )
-}
-
-fn not_found() -> Error {
-    Error::NotFound("No connection found: connect first through /authorize".into())
+    Error::Unreadable
 }
 
 impl Keeper {
@@ -128,14 +125,10 @@ impl Keeper {
 
     /// Saves (or replaces) the connection a consent just made.
     pub async fn save(&self, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
-        let sealed = serde_json::to_vec(tokens).map_err(|e| Error::ProviderFailed {
-            provider: "the store",
-            reason: e.to_string(),
-        })?;
         self.store
             .save_connected(
                 id,
-                &sealed,
+                &tokens.to_bytes(),
                 tokens.expires_at,
                 &tokens.scopes,
                 account(&tokens.raw).as_ref(),
@@ -146,7 +139,7 @@ impl Keeper {
     }
 
     pub async fn get(&self, id: &ConnectionId) -> Result<Connection> {
-        self.store.get(id).await?.ok_or_else(not_found)
+        self.store.get(id).await?.ok_or(Error::ConnectionNotFound)
     }
 
     /// The time a refresh may take once started: the provider's answer, then the commit.
@@ -199,12 +192,12 @@ impl Keeper {
         })
         .await
         .map_err(|error| match error {
-            RefreshError::NotFound => not_found(),
+            RefreshError::NotFound => Error::ConnectionNotFound,
             // Only a refused refresh token.
-            RefreshError::NeedsReauthorization => Error::Conflict(format!(
-                "The {} connection needs reauthorization: connect again through /authorize",
-                provider.spec.display_name
-            )),
+            RefreshError::NeedsReauthorization => Error::NeedsReauthorization {
+                provider: provider.spec.display_name,
+                reason: None,
+            },
             RefreshError::Unreadable => unreadable(),
             RefreshError::Misconfigured(reason) => Error::ClientMisconfigured {
                 provider: provider.spec.display_name,
@@ -221,12 +214,10 @@ impl Keeper {
                 provider: provider.spec.display_name,
                 reason: format!("the token refresh failed, the connection is unchanged: {reason}"),
             },
-            RefreshError::NoTime => {
-                Error::Unavailable("Too little time left to refresh the tokens; try again".into())
-            }
+            RefreshError::NoTime => Error::NoTimeToRefresh,
             RefreshError::Store(error) => error.into(),
         })?;
-        let tokens = serde_json::from_slice(&fresh.tokens).map_err(|_| unreadable())?;
+        let tokens = TokenSet::from_bytes(&fresh.tokens).ok_or_else(unreadable)?;
         Ok(Fresh {
             tokens,
             refreshed: fresh.refreshed,
@@ -246,8 +237,8 @@ impl Keeper {
 
     /// One refresh grant; the new set keeps the old refresh token when the provider sends none.
     async fn refresh(&self, provider: &Provider, current: Vec<u8>) -> Result<Refreshed, GrantFailure> {
-        let current: TokenSet = serde_json::from_slice(&current)
-            .map_err(|_| GrantFailure::transient("the stored token set is unreadable"))?;
+        let current = TokenSet::from_bytes(&current)
+            .ok_or_else(|| GrantFailure::transient("the stored token set is unreadable"))?;
         let refresh_token = current
             .refresh_token
             .as_deref()
@@ -268,7 +259,7 @@ impl Keeper {
             fresh.refresh_token = current.refresh_token.clone();
         }
         let expires_at = fresh.expires_at;
-        let tokens = serde_json::to_vec(&fresh).map_err(|e| GrantFailure::transient(e.to_string()))?;
+        let tokens = fresh.to_bytes();
         Ok(Refreshed { tokens, expires_at })
     }
 
@@ -284,7 +275,7 @@ impl Keeper {
         for _ in 0..DISCONNECT_ATTEMPTS {
             let connection = self.leased(id, deadline).await?;
             let tokens: TokenSet = match &connection.tokens {
-                Some(bytes) => serde_json::from_slice(bytes).map_err(|_| unreadable())?,
+                Some(bytes) => TokenSet::from_bytes(bytes).ok_or_else(unreadable)?,
                 None => return Err(unreadable()),
             };
             // Revoking the refresh token ends the whole grant where the provider has one.
@@ -301,9 +292,7 @@ impl Keeper {
                 return Ok(revocation);
             }
         }
-        Err(Error::Conflict(
-            "The connection kept changing (reconnected) while it was being disconnected; try again".into(),
-        ))
+        Err(Error::ConnectionChanging)
     }
 
     /// The connection, under a refresh lease of this call's when it is active; waits out a
@@ -322,13 +311,11 @@ impl Keeper {
                 .await?
             {
                 LeaseOutcome::Acquired | LeaseOutcome::TakenOver { .. } => return Ok(connection),
-                LeaseOutcome::Gone => return Err(not_found()),
+                LeaseOutcome::Gone => return Err(Error::ConnectionNotFound),
                 LeaseOutcome::Changed | LeaseOutcome::Busy { .. } => {}
             }
             if deadline.is_some_and(|deadline| Instant::now() + LEASE_POLL >= deadline) {
-                return Err(Error::Unavailable(
-                    "A token refresh of this connection is in progress; try again".into(),
-                ));
+                return Err(Error::RefreshInProgress);
             }
             tokio::time::sleep(LEASE_POLL).await;
         }

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod crypto;
 pub mod error;
 pub mod handlers;
+pub mod ids;
 pub mod item;
 pub mod keeper;
 pub mod lambda;

@@ -96,9 +96,9 @@ pub async fn refresh_due(
                 None => summary.deferred += 1,
                 Some(Ok(true)) => summary.refreshed += 1,
                 Some(Ok(false)) => summary.skipped += 1,
-                Some(Err(Error::Conflict(_))) => summary.needs_reauthorization += 1,
+                Some(Err(Error::NeedsReauthorization { .. })) => summary.needs_reauthorization += 1,
                 Some(Err(Error::ClientMisconfigured { .. })) => summary.misconfigured += 1,
-                Some(Err(Error::Unreadable(_))) => summary.unreadable += 1,
+                Some(Err(Error::Unreadable)) => summary.unreadable += 1,
                 Some(Err(
                     error @ (Error::ProviderThrottled { .. }
                     | Error::ProviderFailed { .. }

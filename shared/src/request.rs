@@ -8,11 +8,12 @@ use lambda_http::{Body, Request};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::ids;
+#[cfg(feature = "openapi")]
+use crate::ids::MAX_ID_BYTES;
 
 /// The largest request body accepted; the endpoints take a few short fields.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// The longest `user_id` or `org_id`, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
 
 /// Named values of a request body or query string.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -70,14 +71,14 @@ impl Fields {
             "application/x-www-form-urlencoded" => Fields::from_query(body),
             "multipart/form-data" => {
                 let boundary = multer::parse_boundary(&content_type)
-                    .map_err(|_| Error::BadRequest("multipart/form-data without a boundary".into()))?;
+                    .map_err(|_| Error::MalformedBody("multipart/form-data without a boundary".into()))?;
                 Fields::from_multipart(Bytes::copy_from_slice(body), boundary).await
             }
             json if json == "application/json" || json.ends_with("+json") => {
                 match serde_json::from_slice(body) {
                     Ok(Value::Object(map)) => Ok(Fields(map)),
-                    Ok(_) => Err(Error::BadRequest("The JSON body must be an object".into())),
-                    Err(error) => Err(Error::BadRequest(format!("Malformed JSON body: {error}"))),
+                    Ok(_) => Err(Error::MalformedBody("The JSON body must be an object".into())),
+                    Err(error) => Err(Error::MalformedBody(format!("Malformed JSON body: {error}"))),
                 }
             }
             _ => Err(Error::UnsupportedMediaType(
@@ -100,7 +101,7 @@ impl Fields {
 
     async fn from_multipart(body: Bytes, boundary: String) -> Result<Self> {
         let malformed =
-            |error: multer::Error| Error::BadRequest(format!("Malformed multipart body: {error}"));
+            |error: multer::Error| Error::MalformedBody(format!("Malformed multipart body: {error}"));
         let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(body) });
         let mut multipart = multer::Multipart::new(stream, boundary);
         let mut fields = Map::new();
@@ -109,8 +110,7 @@ impl Fields {
                 continue;
             };
             let bytes = field.bytes().await.map_err(malformed)?;
-            let value = String::from_utf8(bytes.to_vec())
-                .map_err(|_| Error::Unprocessable(format!("{name} is not valid UTF-8")))?;
+            let value = String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotUtf8(name.clone()))?;
             fields.insert(name, Value::String(value));
         }
         Ok(Fields(fields))
@@ -133,25 +133,19 @@ impl Fields {
         match self.text(name).as_deref() {
             None | Some("" | "false" | "0") => Ok(false),
             Some("true" | "1") => Ok(true),
-            Some(_) => Err(Error::Unprocessable(format!("{name} must be true or false"))),
+            Some(_) => Err(Error::InvalidField {
+                name: name.into(),
+                why: "must be true or false".into(),
+            }),
         }
     }
 
     /// `user_id` and `org_id`: present, non-blank, at most [`MAX_ID_BYTES`].
     pub fn identity(&self) -> Result<Identity> {
-        let id = |name: &str| {
-            let value = self
-                .text(name)
-                .ok_or_else(|| Error::Unprocessable(format!("Field required: {name}")))?;
-            if value.trim().is_empty() {
-                return Err(Error::Unprocessable(format!("{name} must not be empty")));
-            }
-            if value.len() > MAX_ID_BYTES {
-                return Err(Error::Unprocessable(format!(
-                    "{name} is longer than {MAX_ID_BYTES} bytes"
-                )));
-            }
-            Ok(value)
+        let id = |name: &'static str| {
+            let value = self.text(name).ok_or(Error::MissingField(name))?;
+            ids::check(name, &value)?;
+            Ok::<_, Error>(value)
         };
         Ok(Identity {
             user_id: id("user_id")?,
@@ -167,15 +161,10 @@ impl Fields {
     /// The access token of the `credentials` field: the JSON object `/credentials` returned
     /// (or its text), which must carry a non-empty `access_token`.
     pub fn access_token(&self) -> Result<String> {
-        let malformed = || {
-            Error::BadRequest(
-                "Malformed credentials: send the JSON object returned by /credentials, with its access_token"
-                    .into(),
-            )
-        };
+        let malformed = || Error::MalformedCredentials;
         let parsed;
         let credentials = match self.0.get("credentials") {
-            None => return Err(Error::Unprocessable("Field required: credentials".into())),
+            None => return Err(Error::MissingField("credentials")),
             Some(Value::String(text)) => {
                 parsed = serde_json::from_str::<Value>(text).map_err(|_| malformed())?;
                 &parsed
@@ -198,5 +187,5 @@ fn decode_component(raw: &[u8]) -> Result<String> {
     percent_encoding::percent_decode(&spaced)
         .decode_utf8()
         .map(|text| text.into_owned())
-        .map_err(|_| Error::Unprocessable("The form is not valid UTF-8".into()))
+        .map_err(|_| Error::NotUtf8("The form".into()))
 }

@@ -103,22 +103,31 @@ pub enum ErrorFormat {
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::UnknownProvider { .. } | Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::RouteNotFound
+            | Error::UnknownProvider { .. }
+            | Error::CredentialsNotFound
+            | Error::ConnectionNotFound => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::NeedsReauthorization { .. } | Error::ConnectionChanging => StatusCode::CONFLICT,
             Error::ProviderNotConfigured { .. }
             | Error::StoreUnavailable(_)
-            | Error::Unavailable(_)
-            | Error::Unreadable(_)
+            | Error::NoConnectionStore { .. }
+            | Error::RefreshInProgress
+            | Error::NoTimeToRefresh
+            | Error::Unreadable
             | Error::ProviderThrottled { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::BadRequest(_) | Error::ProviderRejected { .. } | Error::GrantRefused { .. } => {
-                StatusCode::BAD_REQUEST
+            Error::MalformedBody(_)
+            | Error::MalformedCredentials
+            | Error::InvalidCallback(_)
+            | Error::ProviderRejected { .. }
+            | Error::GrantRefused { .. } => StatusCode::BAD_REQUEST,
+            Error::ProviderForbidden { .. } | Error::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Error::MissingField(_) | Error::InvalidField { .. } | Error::NotUtf8(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            Error::ProviderForbidden { .. } => StatusCode::FORBIDDEN,
-            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unauthorized | Error::ProviderUnauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::OriginNotAllowed => StatusCode::FORBIDDEN,
             Error::ProviderFailed { .. } | Error::ClientMisconfigured { .. } => StatusCode::BAD_GATEWAY,
             Error::ProviderTimeout { .. } | Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         }

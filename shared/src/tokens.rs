@@ -29,6 +29,17 @@ impl std::fmt::Debug for TokenSet {
 }
 
 impl TokenSet {
+    /// The bytes the connection store keeps (and seals). Serialising cannot fail: the fields are
+    /// strings, numbers and a JSON object with string keys.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a TokenSet always serialises")
+    }
+
+    /// What [`TokenSet::to_bytes`] wrote; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+
     /// Reads a token endpoint's answer received at `now` (unix seconds); `None` without an
     /// `access_token`.
     pub fn from_response(raw: Map<String, Value>, now: i64) -> Option<Self> {

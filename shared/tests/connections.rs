@@ -313,7 +313,10 @@ async fn ids_with_separators_never_share_a_key(f: Fixture) {
     }
     assert!(matches!(
         ConnectionId::new("notion", "o", &"u".repeat(257)),
-        Err(ConnectionStoreError::InvalidId("user_id"))
+        Err(ConnectionStoreError::InvalidId(integrations::ids::InvalidId {
+            name: "user_id",
+            ..
+        }))
     ));
     assert!(ConnectionId::new("", "o", "u").is_err());
 }

@@ -15,13 +15,12 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::Sealer;
+use crate::ids;
 
 pub use dynamo::DynamoStore;
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedStore;
 
-/// Longest provider, org or user id accepted, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
 /// Largest page [`ConnectionStore::list`] and [`ConnectionStore::due`] return.
 pub const MAX_PAGE: usize = 100;
 /// Partitions of the `due` index: enough that no one partition takes every write.
@@ -42,8 +41,8 @@ pub struct DueConnection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionStoreError {
-    #[error("{0} must be 1 to {MAX_ID_BYTES} bytes")]
-    InvalidId(&'static str),
+    #[error(transparent)]
+    InvalidId(#[from] crate::ids::InvalidId),
     #[error("malformed cursor")]
     InvalidCursor,
     #[error("limit must be between 1 and {MAX_PAGE}, not {0}")]
@@ -75,11 +74,11 @@ pub struct ConnectionId {
 }
 
 impl ConnectionId {
-    /// Each part is non-empty UTF-8 of at most [`MAX_ID_BYTES`]; any characters are allowed.
+    /// Each part follows [`ids::check`].
     pub fn new(provider: &str, org_id: &str, user_id: &str) -> Result<Self, ConnectionStoreError> {
-        check_part(provider, "provider")?;
-        check_part(org_id, "org_id")?;
-        check_part(user_id, "user_id")?;
+        ids::check("provider", provider)?;
+        ids::check("org_id", org_id)?;
+        ids::check("user_id", user_id)?;
         Ok(ConnectionId {
             provider: provider.to_owned(),
             org_id: org_id.to_owned(),
@@ -127,13 +126,6 @@ impl ConnectionId {
     fn org_sort(&self) -> String {
         org_sort(&self.provider, &self.user_id)
     }
-}
-
-fn check_part(value: &str, name: &'static str) -> Result<(), ConnectionStoreError> {
-    if value.is_empty() || value.len() > MAX_ID_BYTES {
-        return Err(ConnectionStoreError::InvalidId(name));
-    }
-    Ok(())
 }
 
 fn org_sort(provider: &str, user_id: &str) -> String {
@@ -340,7 +332,7 @@ fn list_start(
     let text = |part: &str| {
         unhex(part)
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .filter(|text| check_part(text, "cursor").is_ok())
+            .filter(|text| ids::check("cursor", text).is_ok())
             .ok_or(ConnectionStoreError::InvalidCursor)
     };
     Ok(Some((text(provider)?, text(user_id)?)))
@@ -551,7 +543,7 @@ impl ConnectionStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<Connection>, Option<String>), ConnectionStoreError> {
-        check_part(org_id, "org_id")?;
+        ids::check("org_id", org_id)?;
         check_limit(limit)?;
         let start = list_start(cursor, provider)?;
         let found = dispatch!(self, store => store.list(org_id, user_id, provider, limit + 1, start).await)?;

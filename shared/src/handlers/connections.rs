@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::{Context, Handler};
 use crate::error::{Error, Result};
+use crate::ids;
 use crate::keeper::{Keeper, Metadata};
-use crate::request::{Fields, MAX_ID_BYTES};
+use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
@@ -42,20 +43,17 @@ impl Handler for Connections {
     async fn serve(&self, request: Request, _: &Context) -> Result<Response> {
         let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())?;
         let text = |name: &str| query.text(name).filter(|value| !value.is_empty());
-        let org_id = text("org_id").ok_or_else(|| Error::Unprocessable("Field required: org_id".into()))?;
-        if org_id.len() > MAX_ID_BYTES {
-            return Err(Error::Unprocessable(format!(
-                "org_id is longer than {MAX_ID_BYTES} bytes"
-            )));
-        }
+        let org_id = text("org_id").ok_or(Error::MissingField("org_id"))?;
+        ids::check("org_id", &org_id)?;
         let limit = match text("limit") {
             None => DEFAULT_LIMIT,
             Some(limit) => limit
                 .parse()
                 .ok()
                 .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    Error::Unprocessable(format!("limit must be a number from 1 to {MAX_LIMIT}"))
+                .ok_or_else(|| Error::InvalidField {
+                    name: "limit".into(),
+                    why: format!("must be a number from 1 to {MAX_LIMIT}"),
                 })?,
         };
         let (page, next) = self

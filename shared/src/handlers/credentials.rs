@@ -35,11 +35,7 @@ impl Handler for Credentials {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
         let identity = Fields::from_request(&request).await?.identity()?;
         let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);
-        let tokens: TokenSet = self.store.take(&key).await?.ok_or_else(|| {
-            Error::NotFound(
-                "No credentials found: connect first (they are kept 10 minutes and handed out once)".into(),
-            )
-        })?;
+        let tokens: TokenSet = self.store.take(&key).await?.ok_or(Error::CredentialsNotFound)?;
         Ok(json_response(StatusCode::OK, &tokens.raw))
     }
 }

@@ -44,20 +44,17 @@ impl Handler for Load {
             return Ok(json_response(StatusCode::OK, &items));
         }
         if !fields.has("user_id") && !fields.has("org_id") {
-            return Err(Error::Unprocessable(
-                "Field required: credentials (or user_id and org_id of a kept connection)".into(),
+            return Err(Error::MissingField(
+                "credentials (or user_id and org_id of a kept connection)",
             ));
         }
         // By connection: the stored tokens, refreshed when due; refreshed once more (and the
         // listing retried once) when the provider refuses a token this call did not just get.
         let provider = self.providers.get(&context.provider, Needs::CLIENT)?;
         let identity = fields.identity()?;
-        let keeper = self.keeper.as_ref().ok_or_else(|| {
-            Error::Unavailable(
-                "Loading by user_id and org_id needs the connections store: set CONNECTIONS_TABLE, \
-                 or send the credentials"
-                    .into(),
-            )
+        let keeper = self.keeper.as_ref().ok_or(Error::NoConnectionStore {
+            hint: "Loading by user_id and org_id needs the connections store: set CONNECTIONS_TABLE, \
+                   or send the credentials",
         })?;
         let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
         let mut fresh = keeper.tokens(provider, &id, false, context.deadline).await?;
@@ -73,11 +70,10 @@ impl Handler for Load {
         let items = match self.list(provider, &fresh.tokens.access_token).await {
             Err(Error::ProviderUnauthorized { reason, .. }) => {
                 keeper.refused_fresh_tokens(&id, fresh.version).await?;
-                return Err(Error::Conflict(format!(
-                    "The {} connection needs reauthorization: the provider refused a fresh token ({reason}); \
-                     connect again through /authorize",
-                    provider.spec.display_name
-                )));
+                return Err(Error::NeedsReauthorization {
+                    provider: provider.spec.display_name,
+                    reason: Some(format!("the provider refused a fresh token ({reason})")),
+                });
             }
             other => other?,
         };

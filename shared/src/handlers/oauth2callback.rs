@@ -42,9 +42,9 @@ impl Handler for OAuth2Callback {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::CODE_GRANT)?;
         let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())
-            .map_err(|_| Error::BadRequest("The callback query is not valid UTF-8".into()))?;
+            .map_err(|_| Error::InvalidCallback("The callback query is not valid UTF-8"))?;
         let text = |name: &str| query.text(name).filter(|value| !value.is_empty());
-        let state = text("state").ok_or_else(|| Error::BadRequest("Missing state".into()))?;
+        let state = text("state").ok_or(Error::InvalidCallback("Missing state"))?;
         // Taken first, whatever else the query says: a state is spent by its first use.
         let record: Option<StateRecord> = self.store.take(&state_key(&state)).await?;
         if let Some(error) = text("error") {
@@ -59,8 +59,8 @@ impl Handler for OAuth2Callback {
         }
         let record = record
             .filter(|record| record.provider == provider.name())
-            .ok_or_else(|| Error::BadRequest("Unknown, expired or already used state".into()))?;
-        let code = text("code").ok_or_else(|| Error::BadRequest("Missing code".into()))?;
+            .ok_or(Error::InvalidCallback("Unknown, expired or already used state"))?;
+        let code = text("code").ok_or(Error::InvalidCallback("Missing code"))?;
         let grant = Grant::AuthorizationCode {
             code: &code,
             code_verifier: record.code_verifier.as_deref(),
