@@ -76,17 +76,17 @@ impl App {
     fn unkept(&self, request: &Request) -> Response {
         let access = self.authorize.access();
         let origin = request.headers().get(http::header::ORIGIN);
-        let mut response =
-            if request.method() == http::Method::OPTIONS {
-                access.preflight(origin)
-            } else {
-                let error = access.check_api_key(request.headers()).err().unwrap_or_else(|| {
-                    Error::NoConnectionStore {
-                        hint: "This deployment keeps no connections: set CONNECTIONS_TABLE",
-                    }
+        let mut response = if request.method() == http::Method::OPTIONS {
+            access.preflight(origin)
+        } else {
+            let error = access
+                .check_api_key(request.headers())
+                .err()
+                .unwrap_or(Error::NoConnectionStore {
+                    hint: "This deployment keeps no connections: set CONNECTIONS_TABLE",
                 });
-                response::error(&error, ErrorFormat::Json)
-            };
+            response::error(&error, ErrorFormat::Json)
+        };
         access.add_cors_headers(origin, &mut response);
         response
     }
