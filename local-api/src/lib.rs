@@ -178,17 +178,8 @@ fn not_routed(error: &Error) -> hyper::Response<Full<Bytes>> {
 
 /// One of the demo's or the API reference's own files, under the page's content security policy.
 fn page_file(content_type: &'static str, policy: &'static str, body: Bytes) -> hyper::Response<Full<Bytes>> {
-    use http::header::{
-        CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    };
-    use http::HeaderValue;
     let mut response = hyper::Response::new(Full::new(body));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response::harden(response.headers_mut(), content_type, policy, "no-cache");
     response
 }
 

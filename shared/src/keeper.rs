@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::clock;
 use crate::connections::refresh::{self, Due, GrantFailure, RefreshError, RefreshOptions, Refreshed};
 use crate::connections::{
     Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status, MAX_PAGE,
@@ -13,7 +14,7 @@ use crate::connections::{
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
 use crate::providers::Provider;
-use crate::tokens::{self, TokenSet};
+use crate::tokens::TokenSet;
 
 /// How long a refresh's commit is retried (DynamoDB throttling, timeouts) once the provider has
 /// answered; also how long after a lapsed lease its holder may still land its commit.
@@ -98,7 +99,8 @@ impl From<ConnectionStoreError> for Error {
     }
 }
 
-pub fn id(provider: &Provider, org_id: &str, user_id: &str) -> Result<ConnectionId> {
+/// The connection `user_id` of `org_id` has with `provider`, its ids checked.
+pub fn connection_id(provider: &Provider, org_id: &str, user_id: &str) -> Result<ConnectionId> {
     Ok(ConnectionId::new(provider.name(), org_id, user_id)?)
 }
 
@@ -132,7 +134,7 @@ impl Keeper {
                 tokens.expires_at,
                 &tokens.scopes,
                 account(&tokens.raw).as_ref(),
-                tokens::now(),
+                clock::now(),
             )
             .await?;
         Ok(())
@@ -230,7 +232,7 @@ impl Keeper {
     /// reconnect, another refresh) is never marked by mistake.
     pub async fn refused_fresh_tokens(&self, id: &ConnectionId, version: u64) -> Result<()> {
         self.store
-            .mark_needs_reauthorization(id, version, tokens::now())
+            .mark_needs_reauthorization(id, version, clock::now())
             .await?;
         Ok(())
     }
@@ -307,7 +309,7 @@ impl Keeper {
             }
             match self
                 .store
-                .acquire_lease(id, connection.version, &owner, lease_ms, tokens::now_ms())
+                .acquire_lease(id, connection.version, &owner, lease_ms, clock::now_ms())
                 .await?
             {
                 LeaseOutcome::Acquired | LeaseOutcome::TakenOver { .. } => return Ok(connection),

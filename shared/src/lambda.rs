@@ -1,31 +1,34 @@
-//! The Lambda entry point: each function binary runs its own handler.
+//! The Lambda entry points: each HTTP function binary runs its own handler; the refresher runs
+//! one pass per scheduled event.
 //!
 //! The binaries run it on a current-thread runtime: Lambda delivers one invocation at a time and
 //! the work is I/O, so worker threads would only add memory and start-up time.
 
 use std::convert::Infallible;
 
-use lambda_http::service_fn;
+use std::time::Duration;
 
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::service_fn;
+use serde_json::Value;
+
+use crate::clock::deadline_before;
 use crate::config::Config;
 use crate::handlers::{Handler, Service};
-use crate::resources::{Mode, Resources};
+use crate::refresher::refresh_due;
+use crate::resources::{Mode, Resources, StartupError};
 
 pub use lambda_http::Error;
+
+/// Time the refresher keeps back from its invocation's deadline to return the summary.
+const SUMMARY_MARGIN: Duration = Duration::from_secs(1);
 
 /// Builds what the handler needs once, then serves invocations until the runtime stops the
 /// process. A function that cannot start says why through the Runtime API's `/init/error`.
 pub async fn run<H: Handler>() -> Result<(), Error> {
     crate::logging::init_lambda();
     let resources = Resources::new(Config::from_env(), Mode::Lambda);
-    let service = match Service::<H>::build(&resources).await {
-        Ok(service) => service,
-        Err(error) => {
-            tracing::error!(error = %error, "cannot start");
-            report_init_error(&error.to_string()).await;
-            return Err(error.into());
-        }
-    };
+    let service = started(Service::<H>::build(&resources).await).await?;
     if !H::FUNCTION.is_browser_facing() && service.access().is_open() {
         tracing::warn!("API_KEYS is not set: this function is open to anyone");
     }
@@ -36,7 +39,56 @@ pub async fn run<H: Handler>() -> Result<(), Error> {
     .await
 }
 
-pub(crate) async fn report_init_error(message: &str) {
+/// The scheduled refresher's entry point: state built once, one refresh pass per event.
+pub async fn run_refresher() -> Result<(), Error> {
+    crate::logging::init_lambda();
+    let resources = Resources::new(Config::from_env(), Mode::Lambda);
+    let keeper = started(resources.required_keeper().await).await?;
+    let (keeper, providers, ahead) = (
+        &keeper,
+        &resources.config.providers,
+        resources.config.refresh_ahead,
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let summary = refresh_due(
+            keeper,
+            providers,
+            ahead,
+            deadline_before(event.context.deadline, SUMMARY_MARGIN),
+        )
+        .await;
+        tracing::info!(
+            refreshed = summary.refreshed,
+            skipped = summary.skipped,
+            needs_reauthorization = summary.needs_reauthorization,
+            transient = summary.transient,
+            misconfigured = summary.misconfigured,
+            deferred = summary.deferred,
+            unreadable = summary.unreadable,
+            failed = summary.failed,
+            resealed = summary.resealed,
+            under_old_keys = summary.under_old_keys,
+            "refresh pass"
+        );
+        Ok::<_, Error>(summary)
+    }))
+    .await
+}
+
+/// What a function needs, or why it cannot start: logged, and reported through the Runtime
+/// API's `/init/error` so that Lambda shows the reason instead of a timeout.
+async fn started<T>(built: Result<T, StartupError>) -> Result<T, Error> {
+    match built {
+        Ok(built) => Ok(built),
+        Err(error) => {
+            tracing::error!(error = %error, "cannot start");
+            report_init_error(&error.to_string()).await;
+            Err(error.into())
+        }
+    }
+}
+
+async fn report_init_error(message: &str) {
     let Ok(runtime_api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };

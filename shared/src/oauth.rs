@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use crate::clock;
 use crate::error::{Error, Result};
 use crate::providers::{BodyEncoding, ClientAuth, Provider};
-use crate::tokens::{self, TokenSet};
+use crate::tokens::TokenSet;
 use crate::upstream::{self, Endpoint};
 
 /// What an OAuth state stands for until the provider redirects back.
@@ -118,7 +119,7 @@ pub async fn request_tokens(
     let body = post_as_client(http, provider, &provider.token_url, &mut fields).await?;
     let name = provider.spec.display_name;
     match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(raw)) => TokenSet::from_response(raw, tokens::now()),
+        Ok(Value::Object(raw)) => TokenSet::from_response(raw, clock::now()),
         _ => None,
     }
     .ok_or_else(|| Error::ProviderFailed {

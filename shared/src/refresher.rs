@@ -5,25 +5,18 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::config::Config;
+use crate::clock;
 use crate::connections::refresh::Due;
 use crate::connections::ConnectionStore;
 use crate::error::Error;
-use crate::handlers::deadline_before;
 use crate::keeper::Keeper;
 use crate::providers::{Needs, Providers};
-use crate::resources::{Mode, Resources};
-use crate::tokens;
 
 /// Refreshes in flight at once: enough to finish a large backlog, few enough for rate limits.
 const CONCURRENCY: usize = 8;
 const PAGE: usize = 100;
-/// Time kept back from the invocation's deadline to return the summary.
-const SUMMARY_MARGIN: Duration = Duration::from_secs(1);
 
 /// What one run did, one count per class of outcome; logged as one line and returned to the
 /// scheduler. Only `needs_reauthorization` is a connection lost; the others retry next run.
@@ -60,7 +53,7 @@ pub async fn refresh_due(
     ahead: Duration,
     deadline: Option<Instant>,
 ) -> Summary {
-    let before = tokens::now() + ahead.as_secs() as i64;
+    let before = clock::now() + ahead.as_secs() as i64;
     let mut summary = Summary::default();
     let mut cursor = None;
     loop {
@@ -172,47 +165,4 @@ async fn reseal(store: &ConnectionStore, deadline: Option<Instant>, summary: &mu
         remaining = summary.under_old_keys,
         "connections under old encryption keys"
     );
-}
-
-/// The Lambda entry point: state built once, one refresh pass per scheduled event.
-pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::logging::init_lambda();
-    let resources = Resources::new(Config::from_env(), Mode::Lambda);
-    let keeper = match resources.required_keeper().await {
-        Ok(keeper) => keeper,
-        Err(error) => {
-            tracing::error!(error = %error, "cannot start");
-            crate::lambda::report_init_error(&error.to_string()).await;
-            return Err(error.into());
-        }
-    };
-    let (keeper, providers, ahead) = (
-        &keeper,
-        &resources.config.providers,
-        resources.config.refresh_ahead,
-    );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let summary = refresh_due(
-            keeper,
-            providers,
-            ahead,
-            deadline_before(event.context.deadline, SUMMARY_MARGIN),
-        )
-        .await;
-        tracing::info!(
-            refreshed = summary.refreshed,
-            skipped = summary.skipped,
-            needs_reauthorization = summary.needs_reauthorization,
-            transient = summary.transient,
-            misconfigured = summary.misconfigured,
-            deferred = summary.deferred,
-            unreadable = summary.unreadable,
-            failed = summary.failed,
-            resealed = summary.resealed,
-            under_old_keys = summary.under_old_keys,
-            "refresh pass"
-        );
-        Ok::<_, lambda_runtime::Error>(summary)
-    }))
-    .await
 }

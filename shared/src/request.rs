@@ -87,6 +87,11 @@ impl Fields {
         }
     }
 
+    /// The request's query string.
+    pub fn of_query(request: &Request) -> Result<Self> {
+        Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())
+    }
+
     /// `application/x-www-form-urlencoded` (bodies and query strings); the last of a repeated name wins.
     pub fn from_query(query: &[u8]) -> Result<Self> {
         let mut fields = Map::new();
@@ -125,6 +130,11 @@ impl Fields {
         }
     }
 
+    /// A text field that is not empty (an empty query parameter counts as omitted).
+    pub fn present(&self, name: &str) -> Option<String> {
+        self.text(name).filter(|value| !value.is_empty())
+    }
+
     /// A yes/no field: a JSON boolean, or `true`/`1`, `false`/`0` as text; absent or empty is no.
     pub fn flag(&self, name: &str) -> Result<bool> {
         if let Some(Value::Bool(flag)) = self.0.get(name) {
@@ -153,7 +163,7 @@ impl Fields {
         })
     }
 
-    /// Whether the client sent `credentials` (a load by token) rather than `user_id` and `org_id`.
+    /// Whether the client sent a field at all, even an empty one.
     pub fn has(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }

@@ -6,7 +6,7 @@ use base64::Engine;
 use http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use lambda_http::Body;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -32,18 +32,29 @@ pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     response
 }
 
+/// The headers of every page this service serves (the callback, the demo, the docs, the
+/// sandbox's consent): its content type, a content security policy, no sniffing, no referrer
+/// (a page's URL may carry a code or a state), and how it may be cached.
+pub fn harden(headers: &mut HeaderMap, content_type: &'static str, policy: &str, cache: &'static str) {
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(policy) = HeaderValue::from_str(policy) {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+}
+
 /// HTML for the OAuth popup: never cached, never leaking its URL (it carried the code).
 pub fn html_response(status: StatusCode, html: &str) -> Response {
     let mut response = Response::new(Body::Text(html.to_owned()));
     *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Ok(policy) = HeaderValue::from_str(&CALLBACK_CSP) {
-        headers.insert(CONTENT_SECURITY_POLICY, policy);
-    }
+    harden(
+        response.headers_mut(),
+        "text/html; charset=utf-8",
+        &CALLBACK_CSP,
+        "no-store",
+    );
     response
 }
 

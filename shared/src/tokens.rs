@@ -73,19 +73,6 @@ impl TokenSet {
     }
 }
 
-/// Unix seconds now.
-pub fn now() -> i64 {
-    now_ms() / 1000
-}
-
-/// Unix milliseconds: what leases are measured in.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -313,8 +313,8 @@ impl Page {
     }
 }
 
-/// Follows cursors until the provider has no next page; a cursor that repeats is a provider bug,
-/// reported instead of looping until the deadline.
+/// Follows cursors until the provider has no next page; a cursor seen before (right away or
+/// pages later) is a provider bug, reported instead of looping until the deadline.
 pub async fn all_pages<F, Fut>(provider: &'static str, mut fetch: F) -> Result<Vec<Value>>
 where
     F: FnMut(Option<String>) -> Fut,
@@ -322,11 +322,12 @@ where
 {
     let mut objects = Vec::new();
     let mut cursor = None;
+    let mut seen = std::collections::HashSet::new();
     loop {
         let page = fetch(cursor.clone()).await?;
         objects.extend(page.objects);
         match page.next {
-            Some(next) if cursor.as_ref() == Some(&next) => {
+            Some(next) if !seen.insert(next.clone()) => {
                 return Err(Error::ProviderFailed {
                     provider,
                     reason: "pagination did not advance".into(),
@@ -498,5 +499,9 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(stuck.to_string(), "P failed: pagination did not advance");
+        let cycling = all_pages("P", pages(vec![Some("a"), Some("b"), Some("a")]))
+            .await
+            .unwrap_err();
+        assert_eq!(cycling.to_string(), "P failed: pagination did not advance");
     }
 }

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use integrations::clock::{now, now_ms};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -176,14 +178,6 @@ on_both!(
     no_refresh_without_time_left,
     short_lived_tokens_are_refreshed_past_half_their_life,
 );
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
 
 fn id(provider: &str, org_id: &str, user_id: &str) -> ConnectionId {
     ConnectionId::new(provider, org_id, user_id).unwrap()

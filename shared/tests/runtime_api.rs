@@ -1,7 +1,7 @@
 //! The function binaries as Lambda runs them, under the emulated Runtime API of
 //! support/runtime.rs.
 //!
-//! `cargo test` builds the four binaries first (`cargo build -p ...`, a no-op when fresh).
+//! `cargo test` builds the nine function binaries first (`cargo build -p ...`, a no-op when fresh).
 //! With `--nocapture` it prints each binary's cold start and peak RSS.
 
 mod support;

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), integrations::lambda::Error> {
-    integrations::refresher::run().await
+    integrations::lambda::run_refresher().await
 }

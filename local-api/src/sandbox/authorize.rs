@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bytes::Bytes;
-use http::header::{CONTENT_SECURITY_POLICY, LOCATION, REFERRER_POLICY};
+use http::header::{LOCATION, REFERRER_POLICY};
 use http::{HeaderValue, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::{insert_bounded, is_form, new_secret, response, Code, Params, Sandbox};
-use integrations::response::escape_html;
+use integrations::response::{escape_html, harden};
 
 /// The scopes the sandbox grants, with what the consent page says about each.
 const SCOPES: &[(&str, &str)] = &[("items:read", "Read the folders and documents of your workspace")];
@@ -259,16 +259,17 @@ fn error_page(message: &str) -> Response<Bytes> {
 
 /// A page that loads and runs nothing, cannot be framed and leaks no URL (it carries a state).
 fn html_response(status: StatusCode, html: String, form_action: &str) -> Response<Bytes> {
-    let mut response = response(status, "text/html; charset=utf-8", html);
+    let mut response = response(status, "", html);
     let policy = format!(
         "default-src 'none'; style-src {}; base-uri 'none'; form-action {form_action}; frame-ancestors 'none'",
         *STYLE_SOURCE
     );
-    let headers = response.headers_mut();
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
-        headers.insert(CONTENT_SECURITY_POLICY, policy);
-    }
+    harden(
+        response.headers_mut(),
+        "text/html; charset=utf-8",
+        &policy,
+        "no-store",
+    );
     response
 }
 

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use super::{Sandbox, SandboxSettings};
+use super::{Sandbox, SandboxSettings, API_PATH, AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH};
 use integrations::config::Config;
 
 /// The configuration read through `var`, with the sandbox provider on and pointed at `address`,
@@ -16,11 +16,11 @@ pub fn configure(address: SocketAddr, var: impl Fn(&str) -> Option<String>) -> (
     let browser = format!("http://localhost:{port}");
     let server = format!("http://{}", SocketAddr::new(reachable(address.ip()), port));
     let defaults = [
-        ("SANDBOX_AUTH_URL", format!("{browser}/sandbox/oauth/authorize")),
+        ("SANDBOX_AUTH_URL", format!("{browser}{AUTHORIZE_PATH}")),
         ("SANDBOX_REDIRECT_URI", callback(&browser)),
-        ("SANDBOX_TOKEN_URL", format!("{server}/sandbox/oauth/token")),
-        ("SANDBOX_REVOKE_URL", format!("{server}/sandbox/oauth/revoke")),
-        ("SANDBOX_API_URL", format!("{server}/sandbox/api")),
+        ("SANDBOX_TOKEN_URL", format!("{server}{TOKEN_PATH}")),
+        ("SANDBOX_REVOKE_URL", format!("{server}{REVOKE_PATH}")),
+        ("SANDBOX_API_URL", format!("{server}{API_PATH}")),
     ];
     let mut config = Config::from_vars(|name| match name {
         "SANDBOX" => Some("1".into()),

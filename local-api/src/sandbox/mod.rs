@@ -27,6 +27,14 @@ use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+/// Where the sandbox serves what; `configure` points the sandbox provider's URLs at them.
+pub const AUTHORIZE_PATH: &str = "/sandbox/oauth/authorize";
+pub const TOKEN_PATH: &str = "/sandbox/oauth/token";
+pub const REVOKE_PATH: &str = "/sandbox/oauth/revoke";
+/// The API's base; its listing is `{API_PATH}/items`.
+pub const API_PATH: &str = "/sandbox/api";
+const ITEMS_PATH: &str = "/sandbox/api/items";
+
 /// Past this many entries, a map drops its expired ones before taking another.
 const SWEEP_AT: usize = 256;
 /// The most entries a map holds; at the limit the one closest to expiry makes room.
@@ -82,16 +90,16 @@ impl Sandbox {
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let method = request.method();
         match request.uri().path() {
-            "/sandbox/oauth/authorize" => match *method {
+            AUTHORIZE_PATH => match *method {
                 Method::GET => self.authorize_page(&request),
                 Method::POST => self.authorize_decision(&request),
                 _ => method_not_allowed("GET, POST"),
             },
-            "/sandbox/oauth/token" if method == Method::POST => self.token(&request),
-            "/sandbox/oauth/revoke" if method == Method::POST => self.revoke(&request),
-            "/sandbox/oauth/token" | "/sandbox/oauth/revoke" => method_not_allowed("POST"),
-            "/sandbox/api/items" if method == Method::GET => self.items(&request),
-            "/sandbox/api/items" => method_not_allowed("GET"),
+            TOKEN_PATH if method == Method::POST => self.token(&request),
+            REVOKE_PATH if method == Method::POST => self.revoke(&request),
+            TOKEN_PATH | REVOKE_PATH => method_not_allowed("POST"),
+            ITEMS_PATH if method == Method::GET => self.items(&request),
+            ITEMS_PATH => method_not_allowed("GET"),
             _ => json_response(StatusCode::NOT_FOUND, &json!({ "error": "not_found" })),
         }
     }

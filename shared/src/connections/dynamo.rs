@@ -27,7 +27,7 @@ use crate::crypto::Sealer;
 pub const BY_ORG_INDEX: &str = "by_org";
 pub const DUE_INDEX: &str = "due";
 
-type Item = HashMap<String, AttributeValue>;
+type Attributes = HashMap<String, AttributeValue>;
 
 /// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`, ...) with
 /// an HTTPS client on rustls and ring, and short timeouts so a request fails rather than hangs.
@@ -252,7 +252,7 @@ impl DynamoStore {
             filter.value(s(&self.sealer.current_prefix())),
         );
         let condition = format!("NOT begins_with({tokens}, {prefix})");
-        let mut start = start.map(|id| Item::from([("pk".to_owned(), s(&id.key()))]));
+        let mut start = start.map(|id| Attributes::from([("pk".to_owned(), s(&id.key()))]));
         let mut found = Vec::new();
         loop {
             let output = self
@@ -303,7 +303,7 @@ impl DynamoStore {
             .map(|(provider, user_id)| {
                 let id = ConnectionId::new(&provider, org_id, &user_id)
                     .map_err(|_| ConnectionStoreError::InvalidCursor)?;
-                Ok::<_, ConnectionStoreError>(Item::from([
+                Ok::<_, ConnectionStoreError>(Attributes::from([
                     ("pk".to_owned(), s(&id.key())),
                     ("org_id".to_owned(), s(org_id)),
                     ("org_sort".to_owned(), s(&org_sort(&provider, &user_id))),
@@ -325,7 +325,7 @@ impl DynamoStore {
     ) -> Result<Vec<DueConnection>, ConnectionStoreError> {
         let first = start.as_ref().map_or(0, |(shard, ..)| *shard);
         let mut start = start.map(|(shard, expires_at, id)| {
-            Item::from([
+            Attributes::from([
                 ("pk".to_owned(), s(&id.key())),
                 ("due_shard".to_owned(), s(&shard.to_string())),
                 ("expires_at".to_owned(), n(expires_at)),
@@ -354,9 +354,9 @@ impl DynamoStore {
         index: &str,
         key_condition: String,
         expr: Expr,
-        mut start: Option<Item>,
+        mut start: Option<Attributes>,
         want: usize,
-    ) -> Result<Vec<Item>, ConnectionStoreError> {
+    ) -> Result<Vec<Attributes>, ConnectionStoreError> {
         let mut found = Vec::new();
         loop {
             let missing = want - found.len();
@@ -426,7 +426,7 @@ impl DynamoStore {
 
     /// The connections among index or scan results; an item that does not read as one is logged
     /// and left out rather than failing the whole page.
-    fn readable(&self, items: Vec<Item>) -> Vec<Connection> {
+    fn readable(&self, items: Vec<Attributes>) -> Vec<Connection> {
         items
             .into_iter()
             .filter_map(|item| {
@@ -437,7 +437,7 @@ impl DynamoStore {
             .collect()
     }
 
-    fn connection(&self, item: Item) -> Result<Connection, ConnectionStoreError> {
+    fn connection(&self, item: Attributes) -> Result<Connection, ConnectionStoreError> {
         let key = match item.get("pk") {
             Some(AttributeValue::S(key)) => key.clone(),
             _ => return Err(ConnectionStoreError::Corrupt("pk is missing".into())),
@@ -447,9 +447,9 @@ impl DynamoStore {
 }
 
 enum Written {
-    Done(Item),
+    Done(Attributes),
     /// The condition failed; the item as it was, if it existed.
-    Refused(Option<Item>),
+    Refused(Option<Attributes>),
 }
 
 /// An update or query expression with its attribute names and values, each given a placeholder
@@ -570,7 +570,7 @@ fn account_value(account: &Account) -> AttributeValue {
 }
 
 /// A `due` index item: its key and expiry are all that index projects.
-fn due_connection(item: Item) -> Option<DueConnection> {
+fn due_connection(item: Attributes) -> Option<DueConnection> {
     let id = match item.get("pk") {
         Some(AttributeValue::S(key)) => ConnectionId::from_key(key),
         _ => None,
@@ -588,7 +588,7 @@ fn due_connection(item: Item) -> Option<DueConnection> {
     }
 }
 
-fn record(item: Item) -> Result<Record, ConnectionStoreError> {
+fn record(item: Attributes) -> Result<Record, ConnectionStoreError> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
         None => Ok(None),

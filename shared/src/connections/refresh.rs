@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::tokens::{now, now_ms};
+use crate::clock::{now, now_ms};
 
 use super::{Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status};
 
@@ -56,7 +56,8 @@ pub enum Due {
 }
 
 impl Due {
-    fn now(self, connection: &Connection) -> bool {
+    /// Whether `connection`'s tokens are due now.
+    fn is_due(self, connection: &Connection) -> bool {
         let Some(expires_at) = connection.expires_at else {
             return false;
         };
@@ -163,7 +164,7 @@ where
 {
     let read = store.get(id).await?.ok_or(RefreshError::NotFound)?;
     let current = usable(&read)?;
-    if !options.due.now(&read) && !options.force {
+    if !options.due.is_due(&read) && !options.force {
         return Ok(current);
     }
     let lease_ms = i64::try_from(options.lease.as_millis()).unwrap_or(i64::MAX);

@@ -41,7 +41,7 @@ pub struct Disconnected {
 
 /// `org_id` and `user_id` from the query string.
 pub(super) fn query_identity(request: &Request) -> Result<Identity> {
-    Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())?.identity()
+    Fields::of_query(request)?.identity()
 }
 
 impl Handler for Connection {
@@ -59,7 +59,11 @@ impl Handler for Connection {
         let identity = query_identity(&request)?;
         let connection = self
             .keeper
-            .get(&keeper::id(provider, &identity.org_id, &identity.user_id)?)
+            .get(&keeper::connection_id(
+                provider,
+                &identity.org_id,
+                &identity.user_id,
+            )?)
             .await?;
         Ok(json_response(StatusCode::OK, &Metadata::from(&connection)))
     }
@@ -79,7 +83,7 @@ impl Handler for Disconnect {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
         let identity = query_identity(&request)?;
-        let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
+        let id = keeper::connection_id(provider, &identity.org_id, &identity.user_id)?;
         let revocation = self.keeper.disconnect(provider, &id, context.deadline).await?;
         // The copy waiting for a `/credentials` hand-off would outlive the disconnect otherwise.
         let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);

@@ -41,8 +41,8 @@ impl Handler for Connections {
     }
 
     async fn serve(&self, request: Request, _: &Context) -> Result<Response> {
-        let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())?;
-        let text = |name: &str| query.text(name).filter(|value| !value.is_empty());
+        let query = Fields::of_query(&request)?;
+        let text = |name: &str| query.present(name);
         let org_id = text("org_id").ok_or(Error::MissingField("org_id"))?;
         ids::check("org_id", &org_id)?;
         let limit = match text("limit") {

@@ -56,7 +56,7 @@ impl Handler for Load {
             hint: "Loading by user_id and org_id needs the connections store: set CONNECTIONS_TABLE, \
                    or send the credentials",
         })?;
-        let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
+        let id = keeper::connection_id(provider, &identity.org_id, &identity.user_id)?;
         let mut fresh = keeper.tokens(provider, &id, false, context.deadline).await?;
         if !fresh.refreshed {
             match self.list(provider, &fresh.tokens.access_token).await {

@@ -10,7 +10,9 @@ mod oauth2callback;
 mod token;
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::clock::deadline_before;
 
 use http::Method;
 use lambda_http::{Request, RequestExt};
@@ -147,15 +149,4 @@ fn request_id(request: &Request) -> String {
 
 fn deadline(request: &Request) -> Option<Instant> {
     deadline_before(request.lambda_context_ref()?.deadline, DEADLINE_MARGIN)
-}
-
-/// A Lambda deadline (unix milliseconds, 0 for none) as an instant, `margin` early so that an
-/// answer still goes out.
-pub fn deadline_before(deadline_ms: u64, margin: Duration) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
-    let remaining = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
-    Some(Instant::now() + remaining)
 }

@@ -41,9 +41,9 @@ impl Handler for OAuth2Callback {
     /// where connections are kept, saves the connection.
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::CODE_GRANT)?;
-        let query = Fields::from_query(request.uri().query().unwrap_or_default().as_bytes())
+        let query = Fields::of_query(&request)
             .map_err(|_| Error::InvalidCallback("The callback query is not valid UTF-8"))?;
-        let text = |name: &str| query.text(name).filter(|value| !value.is_empty());
+        let text = |name: &str| query.present(name);
         let state = text("state").ok_or(Error::InvalidCallback("Missing state"))?;
         // Taken first, whatever else the query says: a state is spent by its first use.
         let record: Option<StateRecord> = self.store.take(&state_key(&state)).await?;
@@ -68,7 +68,10 @@ impl Handler for OAuth2Callback {
         let tokens = oauth::request_tokens(&self.http, provider, grant).await?;
         if let Some(keeper) = &self.keeper {
             keeper
-                .save(&keeper::id(provider, &record.org_id, &record.user_id)?, &tokens)
+                .save(
+                    &keeper::connection_id(provider, &record.org_id, &record.user_id)?,
+                    &tokens,
+                )
                 .await?;
         }
         let key = credentials_key(provider.name(), &record.org_id, &record.user_id);

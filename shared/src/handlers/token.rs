@@ -46,7 +46,7 @@ impl Handler for Token {
         let fields = Fields::from_request(&request).await?;
         let identity = fields.identity()?;
         let force = fields.flag("force_refresh")?;
-        let id = keeper::id(provider, &identity.org_id, &identity.user_id)?;
+        let id = keeper::connection_id(provider, &identity.org_id, &identity.user_id)?;
         let tokens = self
             .keeper
             .tokens(provider, &id, force, context.deadline)

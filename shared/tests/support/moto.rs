@@ -206,7 +206,7 @@ pub async fn seed(
     expires_in: i64,
 ) -> ConnectionId {
     let id = ConnectionId::new(provider, &unique("org"), &unique("user")).unwrap();
-    let now = integrations::tokens::now();
+    let now = integrations::clock::now();
     let raw = json!({"access_token": format!("{provider}-access-0"), "refresh_token": refresh_token,
         "token_type": "bearer", "expires_in": expires_in});
     let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), now).unwrap();
