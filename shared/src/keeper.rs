@@ -126,14 +126,14 @@ impl Keeper {
     }
 
     /// Saves (or replaces) the connection a consent just made.
-    pub async fn save(&self, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
+    pub async fn save(&self, provider: &Provider, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
         self.store
             .save_connected(
                 id,
                 &tokens.to_bytes(),
                 tokens.expires_at,
                 &tokens.scopes,
-                account(&tokens.raw).as_ref(),
+                account(provider, &tokens.raw).as_ref(),
                 clock::now(),
             )
             .await?;
@@ -346,19 +346,18 @@ pub enum Revocation {
     Failed,
 }
 
-/// The provider account a token response names: Notion's workspace, HubSpot's portal, the
-/// sandbox's account.
-fn account(raw: &serde_json::Map<String, Value>) -> Option<Account> {
-    let text = |names: &[&str]| {
-        names.iter().find_map(|name| match raw.get(*name)? {
-            Value::String(text) if !text.is_empty() => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            _ => None,
-        })
+/// The provider account a token response names, in the fields its spec says (Notion's
+/// workspace, HubSpot's portal, the sandbox's account).
+fn account(provider: &Provider, raw: &serde_json::Map<String, Value>) -> Option<Account> {
+    let text = |name: &str| match raw.get(name)? {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
     };
+    let (id, name) = provider.spec.account_fields;
     let account = Account {
-        id: text(&["workspace_id", "hub_id", "account_id"]),
-        name: text(&["workspace_name", "hub_domain", "account_name"]),
+        id: text(id),
+        name: text(name),
     };
     (account.id.is_some() || account.name.is_some()).then_some(account)
 }

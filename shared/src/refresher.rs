@@ -14,6 +14,9 @@ use crate::error::Error;
 use crate::keeper::Keeper;
 use crate::providers::{Needs, Providers};
 
+/// What the refresher reads of each provider: the client, to refresh.
+pub const NEEDS: Needs = Needs::CLIENT;
+
 /// Refreshes in flight at once: enough to finish a large backlog, few enough for rate limits.
 const CONCURRENCY: usize = 8;
 const PAGE: usize = 100;
@@ -73,7 +76,7 @@ pub async fn refresh_due(
                     return None;
                 }
                 let refresh = async {
-                    let provider = providers.get(connection.id.provider(), Needs::CLIENT)?;
+                    let provider = providers.get(connection.id.provider(), NEEDS)?;
                     keeper
                         .tokens_when(provider, &connection.id, false, Due::Within(ahead), deadline)
                         .await

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::providers::Needs;
 use crate::response::ErrorFormat;
 
 /// A Lambda function: its binary, its route, and its `events/<name>[-case].json` files.
@@ -103,6 +104,19 @@ impl Function {
             .iter()
             .find(|route| route.function == self)
             .expect("every function has a route")
+    }
+
+    /// What the function reads of each provider's configuration, all its requests together:
+    /// what the deployment must hand it (the template test holds `template.yaml` to it).
+    pub fn needs(self) -> Needs {
+        match self {
+            Function::Authorize => Needs::CONSENT,
+            Function::OAuth2Callback => Needs::CODE_GRANT,
+            // By credentials, the API; by connection, a refresh too.
+            Function::Load => Needs::API.and(Needs::CLIENT),
+            Function::Disconnect | Function::Token => Needs::CLIENT,
+            Function::Credentials | Function::Connection | Function::Connections => Needs::NOTHING,
+        }
     }
 
     /// The callback is reached by the user's browser from the provider: its guard is the

@@ -22,6 +22,10 @@ pub struct Api<'a> {
     /// The provider's display name, for errors.
     name: &'static str,
     token: &'a str,
+    /// Sent with every request (`Notion-Version`).
+    headers: Vec<(&'static str, &'a str)>,
+    /// Shared by every request made through this `Api`.
+    limit: Option<RateLimit>,
 }
 
 impl<'a> Api<'a> {
@@ -31,19 +35,38 @@ impl<'a> Api<'a> {
             base_url,
             name,
             token,
+            headers: Vec::new(),
+            limit: None,
         }
     }
 
+    pub fn with_headers(mut self, headers: Vec<(&'static str, &'a str)>) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.limit = limit;
+        self
+    }
+
     pub fn get(&self, path: &str) -> RequestBuilder {
-        self.http
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(self.token)
+        self.request(reqwest::Method::GET, path)
     }
 
     pub fn post(&self, path: &str) -> RequestBuilder {
-        self.http
-            .post(format!("{}{path}", self.base_url))
-            .bearer_auth(self.token)
+        self.request(reqwest::Method::POST, path)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(self.token);
+        for (header, value) in &self.headers {
+            request = request.header(*header, *value);
+        }
+        request
     }
 
     /// Sends the request, waiting out 429s and retrying 5xx a bounded number of times.
@@ -60,6 +83,9 @@ impl<'a> Api<'a> {
                     reason: "streaming request bodies cannot be retried".into(),
                 });
             };
+            if let Some(limit) = &self.limit {
+                limit.acquire().await;
+            }
             let wait = match request.send().await {
                 Err(error) if error.is_timeout() => return Err(Error::ProviderTimeout { provider }),
                 Err(error) => {

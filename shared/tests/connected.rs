@@ -57,7 +57,8 @@ async fn connect_as(app: &App, fake: &MockServer, provider: &str, user: &str, or
     match provider {
         "notion" => fakes::notion_token(fake, &code, token).await,
         "hubspot" => fakes::hubspot_token(fake, &code, token).await,
-        _ => fakes::airtable_token(fake, &code, &query["code_challenge"], token).await,
+        "airtable" => fakes::airtable_token(fake, &code, &query["code_challenge"], token).await,
+        other => fakes::no_fake(other),
     }
     let response = app
         .handle(
@@ -552,7 +553,7 @@ async fn connections_are_listed_a_page_at_a_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_refused_grant_marks_a_connection() {
     let mut marked = Vec::new();
-    for provider in ["notion", "hubspot", "airtable"] {
+    for provider in fakes::providers() {
         for (fault, answer, expected, wording) in fakes::refresh_faults(provider) {
             let fake = MockServer::start().await;
             let app = connected_app(&fake).await;
@@ -593,11 +594,7 @@ async fn only_a_refused_grant_marks_a_connection() {
             }
             drop(fault_mock);
             // Recovered: the refresh token kept through the fault still works.
-            let refresh_token = match provider {
-                "hubspot" => "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
-                "notion" => "notion-refresh-0",
-                _ => "airtable-refresh-token",
-            };
+            let refresh_token = fakes::connected_refresh_token(provider);
             let rotating = rotating(&fake, provider, refresh_token).await;
             let (status, body) = token(&app, provider, &user, &org, true).await;
             assert_eq!(status, StatusCode::OK, "{provider} after {fault}: {body}");
@@ -685,7 +682,7 @@ async fn a_forbidden_listing_is_a_403_without_refresh_or_mark() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_refresher_marks_nothing_on_ordinary_faults() {
     let mut marked = Vec::new();
-    for provider in ["notion", "hubspot", "airtable"] {
+    for provider in fakes::providers() {
         for (fault, answer, _, _) in fakes::refresh_faults(provider) {
             let fake = MockServer::start().await;
             let client = support::moto::client().await;

@@ -65,16 +65,12 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
     let Backend::Redis(redis) = Backend::redis(&redis_url(), None).await.unwrap() else {
         panic!("Redis")
     };
-    let mut secrets: Vec<String> = vec![
-        API_KEY.into(),
-        TEST_KEY.into(),
-        "notion-client-secret".into(),
-        "hubspot-client-secret".into(),
-        "airtable-client-secret".into(),
-        "hubspot-refresh-6f18f21e".into(),
-        "airtable-refresh-token".into(),
-    ];
-    for provider in ["notion", "hubspot", "airtable"] {
+    let mut secrets: Vec<String> = vec![API_KEY.into(), TEST_KEY.into()];
+    for provider in fakes::providers() {
+        secrets.push(fakes::connected_refresh_token(provider).to_owned());
+        secrets.push(format!("{provider}-client-secret"));
+    }
+    for provider in fakes::providers() {
         let (user, org) = (unique("user"), unique("org"));
         let code = format!("{provider}-authorization-code-{}", unique("c"));
         let token = format!("{provider}-access-token-{}", unique("t"));
@@ -136,11 +132,7 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
             let (status, body) = call(&app, Function::Token, forced()).await;
             assert_eq!(status, expected, "{provider} {fault}: {body}");
         }
-        let stored_refresh = match provider {
-            "hubspot" => "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
-            "notion" => "notion-refresh-0",
-            _ => "airtable-refresh-token",
-        };
+        let stored_refresh = fakes::connected_refresh_token(provider);
         let rotating = fakes::rotating(&fake, provider, stored_refresh).await;
         let (status, body) = call(&app, Function::Token, forced()).await;
         assert_eq!(status, StatusCode::OK, "{provider}: {body}");
@@ -213,7 +205,11 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
         .collect();
     // authorize, callback, credentials, load, four faulted refreshes, one refresh, one that
     // hangs, one disconnect: for each of the three providers.
-    assert_eq!(requests.len(), 3 * 11, "one line per request");
+    assert_eq!(
+        requests.len(),
+        fakes::providers().count() * 11,
+        "one line per request"
+    );
     // Lines logged while serving (here by the HTTP client calling the provider) carry the
     // request's span, so they can be tied to their request.
     let inside_loads = ours

@@ -107,7 +107,7 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
     let env = vars(&fake.uri(), &[("REDIS_URL", &redis_url())]);
     let functions = start_all(&env).await;
 
-    for provider in ["notion", "hubspot", "airtable"] {
+    for provider in fakes::providers() {
         let (user, org) = (unique("user"), unique("org"));
         let (status, _, url) = functions["authorize"]
             .http(formdata_event(
@@ -156,10 +156,7 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
         let items: Value = serde_json::from_str(&items).unwrap();
         assert_eq!(
             items.as_array().unwrap().len(),
-            match provider {
-                "notion" => 3,
-                _ => 5,
-            },
+            fakes::listed_items(provider),
             "{items}"
         );
     }

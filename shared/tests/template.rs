@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use integrations::providers::{ProviderSpec, PROVIDERS};
+use integrations::providers::ProviderSpec;
 use integrations::routes::{Function, ROUTES};
 use serde_yaml::{Mapping, Value};
 
@@ -122,8 +122,9 @@ fn every_route_is_deployed_and_every_deployed_route_is_in_the_route_table() {
     );
 }
 
-/// What each function's handler reads, and nothing else.
-fn expected_environment() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+/// What each function's handler reads, and nothing else: its own settings, and of every
+/// deployable provider what [`Function::needs`] (the refresher: `refresher::NEEDS`) names.
+fn expected_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
     const STORE: [&str; 4] = [
         "REDIS_URL",
         "REDIS_CA_CERT",
@@ -132,59 +133,38 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     ];
     const ACCESS: [&str; 2] = ["API_KEYS", "ALLOWED_ORIGINS"];
     const HTTP: [&str; 2] = ["HTTP_CONNECT_TIMEOUT_SECS", "HTTP_TIMEOUT_SECS"];
-    // The providers' AUTH_URL, TOKEN_URL and API_URL are not deployed: the code's defaults are
-    // the real endpoints, and those variables exist for tests and fakes.
-    let authorize = [
-        "NOTION_CLIENT_ID",
-        "NOTION_REDIRECT_URI",
-        "HUBSPOT_CLIENT_ID",
-        "HUBSPOT_REDIRECT_URI",
-        "HUBSPOT_SCOPES",
-        "AIRTABLE_CLIENT_ID",
-        "AIRTABLE_REDIRECT_URI",
-        "AIRTABLE_SCOPES",
-    ];
-    let callback = [
-        "NOTION_CLIENT_ID",
-        "NOTION_CLIENT_SECRET",
-        "NOTION_REDIRECT_URI",
-        "HUBSPOT_CLIENT_ID",
-        "HUBSPOT_CLIENT_SECRET",
-        "HUBSPOT_REDIRECT_URI",
-        "AIRTABLE_CLIENT_ID",
-        "AIRTABLE_CLIENT_SECRET",
-        "AIRTABLE_REDIRECT_URI",
-    ];
-    let load = ["NOTION_VERSION"];
     const KEPT: [&str; 3] = [
         "CONNECTIONS_TABLE",
         "TOKEN_ENCRYPTION_KEY",
         "TOKEN_ENCRYPTION_KEYS_OLD",
     ];
-    // Refreshing and revoking authenticate the client.
-    let client = [
-        "NOTION_CLIENT_ID",
-        "NOTION_CLIENT_SECRET",
-        "HUBSPOT_CLIENT_ID",
-        "HUBSPOT_CLIENT_SECRET",
-        "AIRTABLE_CLIENT_ID",
-        "AIRTABLE_CLIENT_SECRET",
-    ];
-    let set = |parts: &[&[&'static str]]| parts.iter().flat_map(|part| part.iter().copied()).collect();
-    BTreeMap::from([
-        ("authorize", set(&[&STORE, &ACCESS, &authorize])),
+    let own: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        ("authorize", [&STORE[..], &ACCESS].concat()),
         (
             "oauth2callback",
-            set(&[&STORE, &HTTP, &callback, &["CONNECTIONS_TABLE"]]),
+            [&STORE[..], &HTTP, &["CONNECTIONS_TABLE"]].concat(),
         ),
-        ("credentials", set(&[&STORE, &ACCESS])),
-        ("load", set(&[&ACCESS, &HTTP, &load, &KEPT, &client])),
-        ("connection", set(&[&KEPT, &ACCESS])),
-        ("disconnect", set(&[&STORE, &KEPT, &ACCESS, &HTTP, &client])),
-        ("token", set(&[&KEPT, &ACCESS, &HTTP, &client])),
-        ("connections", set(&[&KEPT, &ACCESS])),
-        ("refresher", set(&[&KEPT, &HTTP, &client])),
-    ])
+        ("credentials", [&STORE[..], &ACCESS].concat()),
+        ("load", [&ACCESS[..], &HTTP, &KEPT].concat()),
+        ("connection", [&KEPT[..], &ACCESS].concat()),
+        ("disconnect", [&STORE[..], &KEPT, &ACCESS, &HTTP].concat()),
+        ("token", [&KEPT[..], &ACCESS, &HTTP].concat()),
+        ("connections", [&KEPT[..], &ACCESS].concat()),
+        ("refresher", [&KEPT[..], &HTTP].concat()),
+    ]);
+    // The providers' AUTH_URL, TOKEN_URL and API_URL are not deployed: the code's defaults are
+    // the real endpoints, and those variables exist for tests and fakes.
+    let needs = |function: &str| match Function::from_name(function) {
+        Some(function) => function.needs(),
+        None => integrations::refresher::NEEDS,
+    };
+    own.into_iter()
+        .map(|(function, variables)| {
+            let providers = deployable().flat_map(|spec| needs(function).variables(spec));
+            let all = variables.iter().map(|name| name.to_string()).chain(providers);
+            (function, all.collect())
+        })
+        .collect()
 }
 
 /// Each function's environment as Lambda will see it: `Globals.Function` merged with its own.
@@ -211,11 +191,8 @@ fn each_function_gets_exactly_the_variables_it_reads() {
         "the test's table and template.yaml name different functions"
     );
     for (function, variables) in &deployed {
-        let want: BTreeSet<String> = expected[function.as_str()]
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
-        let extra: Vec<_> = variables.difference(&want).collect();
+        let want = &expected[function.as_str()];
+        let extra: Vec<_> = variables.difference(want).collect();
         let missing: Vec<_> = want.difference(variables).collect();
         assert!(
             extra.is_empty() && missing.is_empty(),
@@ -268,7 +245,7 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redi
             let provider_settings: Vec<_> = variables
                 .iter()
                 .filter(|name| {
-                    PROVIDERS
+                    integrations::providers::PROVIDERS
                         .iter()
                         .any(|spec| name.starts_with(&format!("{}_", spec.env_prefix)))
                 })
@@ -281,65 +258,7 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redi
     }
 }
 
-#[test]
-fn every_provider_can_be_configured() {
-    // A provider added to the code but not to template.yaml (or the other way round) fails here.
-    let deployed = deployed_environment(&template());
-    let prefixes = |function: &str, suffix: &str| -> BTreeSet<String> {
-        deployed[function]
-            .iter()
-            .filter_map(|name| name.strip_suffix(suffix))
-            .map(str::to_owned)
-            .collect()
-    };
-    let providers: BTreeSet<String> = deployable().map(|spec| spec.env_prefix.to_owned()).collect();
-    for (function, suffix) in [
-        ("authorize", "_CLIENT_ID"),
-        ("authorize", "_REDIRECT_URI"),
-        ("oauth2callback", "_CLIENT_ID"),
-        ("oauth2callback", "_CLIENT_SECRET"),
-        ("oauth2callback", "_REDIRECT_URI"),
-    ] {
-        assert_eq!(prefixes(function, suffix), providers, "{function}: *{suffix}");
-    }
-    // Scopes exactly for the providers that take a `scope` parameter.
-    let scoped: BTreeSet<String> = deployable()
-        .filter(|spec| spec.scopes.is_some())
-        .map(|spec| spec.env_prefix.to_owned())
-        .collect();
-    assert_eq!(prefixes("authorize", "_SCOPES"), scoped, "authorize: *_SCOPES");
-    // The providers' own settings (NOTION_VERSION) shape API calls: load's.
-    let settings: BTreeSet<String> = deployable()
-        .flat_map(|spec| {
-            spec.settings
-                .iter()
-                .map(|(suffix, _)| format!("{}_{suffix}", spec.env_prefix))
-        })
-        .collect();
-    let load_settings: BTreeSet<String> = deployed["load"]
-        .iter()
-        .filter(|name| {
-            providers
-                .iter()
-                .any(|prefix| name.starts_with(&format!("{prefix}_")))
-                && !name.ends_with("_CLIENT_ID")
-                && !name.ends_with("_CLIENT_SECRET")
-        })
-        .cloned()
-        .collect();
-    assert_eq!(load_settings, settings, "load: the providers' settings");
-    // Refreshing a kept connection authenticates the client, wherever it happens.
-    for function in ["load", "token", "disconnect", "refresher"] {
-        assert_eq!(
-            prefixes(function, "_CLIENT_SECRET"),
-            providers,
-            "{function}: *_CLIENT_SECRET"
-        );
-    }
-}
-
-/// The providers a deployment configures: all but the sandbox, whose authorization server only
-/// `local-api` serves (a deployment enables it with `SANDBOX=1` and URLs of its own).
+/// The providers a deployment configures.
 fn deployable() -> impl Iterator<Item = &'static ProviderSpec> {
-    PROVIDERS.iter().copied().filter(|spec| spec.name != "sandbox")
+    integrations::providers::deployable()
 }

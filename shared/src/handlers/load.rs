@@ -15,7 +15,6 @@ use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
-use crate::upstream::Api;
 
 /// A load by `credentials` needs only the providers' API settings and an HTTP client; a load by
 /// `user_id` and `org_id` also needs the connections store.
@@ -39,7 +38,7 @@ impl Handler for Load {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let fields = Fields::from_request(&request).await?;
         if fields.has("credentials") {
-            let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
+            let provider = self.providers.get(&context.provider, Needs::API)?;
             let items = self.list(provider, &fields.access_token()?).await?;
             return Ok(json_response(StatusCode::OK, &items));
         }
@@ -83,7 +82,7 @@ impl Handler for Load {
 
 impl Load {
     async fn list(&self, provider: &Provider, token: &str) -> Result<Vec<Item>> {
-        let api = Api::new(&self.http, &provider.api_url, provider.spec.display_name, token);
+        let api = provider.api(&self.http, token);
         (provider.spec.list)(&api, provider).await
     }
 }

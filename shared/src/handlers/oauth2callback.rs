@@ -67,12 +67,8 @@ impl Handler for OAuth2Callback {
         };
         let tokens = oauth::request_tokens(&self.http, provider, grant).await?;
         if let Some(keeper) = &self.keeper {
-            keeper
-                .save(
-                    &keeper::connection_id(provider, &record.org_id, &record.user_id)?,
-                    &tokens,
-                )
-                .await?;
+            let id = keeper::connection_id(provider, &record.org_id, &record.user_id)?;
+            keeper.save(provider, &id, &tokens).await?;
         }
         let key = credentials_key(provider.name(), &record.org_id, &record.user_id);
         self.store.put(&key, &tokens, CREDENTIALS_TTL).await?;

@@ -8,12 +8,13 @@ use serde_json::Value;
 use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
 use crate::error::Result;
 use crate::item::Item;
-use crate::upstream::{all_pages, Api, Page, RateLimit};
+use crate::upstream::{all_pages, Api, Page};
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "airtable",
     env_prefix: "AIRTABLE",
     display_name: "Airtable",
+    registration: "https://airtable.com/create/oauth",
     auth_url: "https://airtable.com/oauth2/v1/authorize",
     authorization_params: &[],
     token_url: "https://airtable.com/oauth2/v1/token",
@@ -25,21 +26,21 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     token_body: BodyEncoding::Form,
     pkce: true,
     secret_optional: true,
+    local_only: false,
+    api_headers: &[],
+    // 50 requests a second for all of a user's traffic; 40 leaves room for the rest. (Each base,
+    // limited to 5 a second, gets one request per listing.)
+    rate_limit: Some((40, Duration::from_secs(1))),
+    account_fields: ("account_id", "account_name"),
     settings: &[],
     list: |api, provider| Box::pin(list(api, provider)),
 };
 
-/// Table listings fetched at once. Airtable allows 5 requests per second per base, and each base
-/// gets one request here, so the per-base limit cannot be reached; what bounds us is the 50
-/// requests per second it allows all of a user's traffic, kept below by [`REQUESTS_PER_SECOND`].
+/// Table listings fetched at once (the spec's rate limit paces them).
 const CONCURRENT_BASES: usize = 20;
-/// Requests begun in any second by one listing, leaving room for the user's other traffic.
-const REQUESTS_PER_SECOND: usize = 40;
 
 async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
-    let limit = &RateLimit::new(REQUESTS_PER_SECOND, Duration::from_secs(1));
     let bases = all_pages(SPEC.display_name, |offset| async move {
-        limit.acquire().await;
         let mut request = api.get("/v0/meta/bases");
         if let Some(offset) = offset {
             request = request.query(&[("offset", offset)]);
@@ -51,10 +52,7 @@ async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
     .await?;
     let bases = base_items(&bases);
     // Owned bases: a borrowing closure here trips the compiler's `Send` inference for the boxed future.
-    let requests = bases
-        .clone()
-        .into_iter()
-        .map(|base| list_tables(api, limit, base));
+    let requests = bases.clone().into_iter().map(|base| list_tables(api, base));
     let tables: Vec<Vec<Item>> = futures_util::stream::iter(requests)
         .buffered(CONCURRENT_BASES)
         .try_collect()
@@ -67,9 +65,8 @@ async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-async fn list_tables(api: &Api<'_>, limit: &RateLimit, base: Item) -> Result<Vec<Item>> {
+async fn list_tables(api: &Api<'_>, base: Item) -> Result<Vec<Item>> {
     let base_id = base.id.as_deref().unwrap_or_default();
-    limit.acquire().await;
     let mut answer = api
         .send_json(api.get(&format!("/v0/meta/bases/{base_id}/tables")))
         .await?;

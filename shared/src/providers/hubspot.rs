@@ -7,12 +7,13 @@ use serde_json::Value;
 use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
 use crate::error::Result;
 use crate::item::Item;
-use crate::upstream::{all_pages, Api, Page, RateLimit};
+use crate::upstream::{all_pages, Api, Page};
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "hubspot",
     env_prefix: "HUBSPOT",
     display_name: "HubSpot",
+    registration: "a HubSpot developer account, Apps",
     auth_url: "https://app.hubspot.com/oauth/authorize",
     authorization_params: &[],
     // The date-versioned OAuth API; v1 is sunset on 2027-02-16 and v3 is filed as legacy.
@@ -24,6 +25,11 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     token_body: BodyEncoding::Form,
     pkce: false,
     secret_optional: false,
+    local_only: false,
+    api_headers: &[],
+    // About 100 requests every 10 seconds per account for an OAuth app.
+    rate_limit: Some((100, Duration::from_secs(10))),
+    account_fields: ("hub_id", "hub_domain"),
     settings: &[],
     list: |api, provider| Box::pin(list(api, provider)),
 };
@@ -35,24 +41,14 @@ const OBJECTS: [(&str, &str, &str); 3] = [
     ("deals", "deal", "dealname"),
 ];
 
-/// HubSpot allows an OAuth app about 100 requests every 10 seconds per account: a large account's
-/// pages wait for their turn rather than run into 429s.
-const REQUESTS_PER_10_SECONDS: usize = 100;
-
 async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
-    let limit = RateLimit::new(REQUESTS_PER_10_SECONDS, Duration::from_secs(10));
-    let [contacts, companies, deals] = OBJECTS.map(|object| list_objects(api, &limit, object));
+    let [contacts, companies, deals] = OBJECTS.map(|object| list_objects(api, object));
     let (contacts, companies, deals) = tokio::try_join!(contacts, companies, deals)?;
     Ok([contacts, companies, deals].concat())
 }
 
-async fn list_objects(
-    api: &Api<'_>,
-    limit: &RateLimit,
-    (path, kind, properties): (&str, &str, &str),
-) -> Result<Vec<Item>> {
+async fn list_objects(api: &Api<'_>, (path, kind, properties): (&str, &str, &str)) -> Result<Vec<Item>> {
     let objects = all_pages(SPEC.display_name, |after| async move {
-        limit.acquire().await;
         let mut query = vec![
             ("limit", "100"),
             ("properties", properties),

@@ -15,10 +15,15 @@ use futures_util::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::item::Item;
-use crate::upstream::Api;
+use crate::upstream::{Api, RateLimit};
 
 /// Every provider the service knows, by the name used in `/integrations/{provider}/...`.
 pub static PROVIDERS: &[&ProviderSpec] = &[&notion::SPEC, &hubspot::SPEC, &airtable::SPEC, &sandbox::SPEC];
+
+/// The providers a deployment configures (and `template.yaml` declares).
+pub fn deployable() -> impl Iterator<Item = &'static ProviderSpec> {
+    PROVIDERS.iter().copied().filter(|spec| !spec.local_only)
+}
 
 /// How the client authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub struct ProviderSpec {
     /// Prefix of its environment variables: `NOTION`.
     pub env_prefix: &'static str,
     pub display_name: &'static str,
+    /// Where a developer registers the app whose client ID and secret this provider reads.
+    pub registration: &'static str,
     pub auth_url: &'static str,
     /// Query parameters the consent URL always carries (Notion's `owner=user`), whatever
     /// `P_AUTH_URL` says.
@@ -64,6 +71,16 @@ pub struct ProviderSpec {
     pub pkce: bool,
     /// Whether the provider can work as a public client, without a secret.
     pub secret_optional: bool,
+    /// Served only by `local-api` (the sandbox): not configured by a deployment unless it sets
+    /// `SANDBOX=1`, and absent from `template.yaml`.
+    pub local_only: bool,
+    /// Headers every API request carries: the header, and the setting whose value it sends.
+    pub api_headers: &'static [(&'static str, &'static str)],
+    /// Requests one listing may begin per window, below the provider's documented limit for an
+    /// account: pages wait for their turn rather than run into 429s.
+    pub rate_limit: Option<(usize, std::time::Duration)>,
+    /// The token response's fields naming the connected account: its id, then its name.
+    pub account_fields: (&'static str, &'static str),
     /// Further settings (`NOTION_VERSION`): suffix of the variable and its default.
     pub settings: &'static [(&'static str, &'static str)],
     pub list: ListFn,
@@ -143,6 +160,23 @@ impl Provider {
         self.spec.name
     }
 
+    /// Its API as `token` reaches it: the spec's headers and rate limit on every request.
+    pub fn api<'a>(&'a self, http: &'a reqwest::Client, token: &'a str) -> Api<'a> {
+        let headers = self
+            .spec
+            .api_headers
+            .iter()
+            .map(|(header, setting)| (*header, self.setting(setting)))
+            .collect();
+        let limit = self
+            .spec
+            .rate_limit
+            .map(|(max, window)| RateLimit::new(max, window));
+        Api::new(http, &self.api_url, self.spec.display_name, token)
+            .with_headers(headers)
+            .with_rate_limit(limit)
+    }
+
     /// A setting declared in the spec; declared settings always have a value.
     pub fn setting(&self, suffix: &str) -> &str {
         self.settings.get(suffix).map(String::as_str).unwrap_or_default()
@@ -166,39 +200,84 @@ impl Provider {
     }
 }
 
-/// What an endpoint needs of a provider's configuration; the API URLs always have defaults.
+/// What an endpoint reads of a provider's configuration. The first three must be set (the API
+/// URLs, scopes and settings have defaults); the deployment hands a function exactly the
+/// variables [`Needs::variables`] names for what it reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
     pub client_id: bool,
     pub client_secret: bool,
     pub redirect_uri: bool,
+    /// The scopes asked for (the consent URL).
+    pub scopes: bool,
+    /// The spec's settings (`NOTION_VERSION`), sent with calls to the provider's API.
+    pub settings: bool,
 }
 
 impl Needs {
-    /// Only the name: listing with a given token, handing stored values over.
+    /// Only the name: handing stored values over.
     pub const NOTHING: Needs = Needs {
         client_id: false,
         client_secret: false,
         redirect_uri: false,
+        scopes: false,
+        settings: false,
+    };
+    /// Listing with a given token.
+    pub const API: Needs = Needs {
+        settings: true,
+        ..Needs::NOTHING
     };
     /// Sending the user to the consent page.
     pub const CONSENT: Needs = Needs {
         client_id: true,
-        client_secret: false,
         redirect_uri: true,
+        scopes: true,
+        ..Needs::NOTHING
     };
     /// Refreshing or revoking: the client authenticates.
     pub const CLIENT: Needs = Needs {
         client_id: true,
         client_secret: true,
-        redirect_uri: false,
+        ..Needs::NOTHING
     };
     /// Exchanging a code: the client authenticates and repeats the redirect URI.
     pub const CODE_GRANT: Needs = Needs {
-        client_id: true,
-        client_secret: true,
         redirect_uri: true,
+        ..Needs::CLIENT
     };
+
+    /// Both needs at once.
+    pub const fn and(self, other: Needs) -> Needs {
+        Needs {
+            client_id: self.client_id || other.client_id,
+            client_secret: self.client_secret || other.client_secret,
+            redirect_uri: self.redirect_uri || other.redirect_uri,
+            scopes: self.scopes || other.scopes,
+            settings: self.settings || other.settings,
+        }
+    }
+
+    /// The environment variables of `spec` these needs read.
+    pub fn variables(self, spec: &ProviderSpec) -> Vec<String> {
+        let named = [
+            (self.client_id, "CLIENT_ID"),
+            (self.client_secret, "CLIENT_SECRET"),
+            (self.redirect_uri, "REDIRECT_URI"),
+            (self.scopes && spec.scopes.is_some(), "SCOPES"),
+        ];
+        let settings = spec
+            .settings
+            .iter()
+            .filter(|_| self.settings)
+            .map(|(suffix, _)| *suffix);
+        named
+            .into_iter()
+            .filter_map(|(read, suffix)| read.then_some(suffix))
+            .chain(settings)
+            .map(|suffix| format!("{}_{suffix}", spec.env_prefix))
+            .collect()
+    }
 }
 
 /// Every provider, configured once per process.
@@ -217,7 +296,7 @@ impl Providers {
         Providers {
             list: PROVIDERS
                 .iter()
-                .filter(|spec| sandbox || spec.name != sandbox::SPEC.name)
+                .filter(|spec| sandbox || !spec.local_only)
                 .map(|spec| Provider::from_vars(spec, var))
                 .collect(),
             deployed,

@@ -11,6 +11,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "notion",
     env_prefix: "NOTION",
     display_name: "Notion",
+    registration: "https://www.notion.so/my-integrations, a public integration",
     auth_url: "https://api.notion.com/v1/oauth/authorize",
     // Public integrations are installed by a user, never by the workspace's bot.
     authorization_params: &[("owner", "user")],
@@ -22,18 +23,21 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     token_body: BodyEncoding::Json,
     pkce: false,
     secret_optional: false,
+    local_only: false,
+    api_headers: &[("Notion-Version", "VERSION")],
+    rate_limit: None,
+    account_fields: ("workspace_id", "workspace_name"),
     settings: &[("VERSION", "2022-06-28")],
     list: |api, provider| Box::pin(list(api, provider)),
 };
 
-async fn list(api: &Api<'_>, provider: &Provider) -> Result<Vec<Item>> {
-    let version = provider.setting("VERSION");
+async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
     let objects = all_pages(SPEC.display_name, |cursor| async move {
         let mut body = json!({ "page_size": 100 });
         if let Some(cursor) = cursor {
             body["start_cursor"] = Value::String(cursor);
         }
-        let request = api.post("/v1/search").header("Notion-Version", version);
+        let request = api.post("/v1/search");
         let mut answer = api.send_json(request.json(&body)).await?;
         let next = (answer["has_more"] == true).then(|| answer["next_cursor"].clone());
         Ok(Page::new(&mut answer, "results", next.as_ref()))

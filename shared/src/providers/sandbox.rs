@@ -13,6 +13,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "sandbox",
     env_prefix: "SANDBOX",
     display_name: "Sandbox",
+    registration: "none: local-api registers its client itself",
     auth_url: "http://localhost:8000/sandbox/oauth/authorize",
     authorization_params: &[],
     token_url: "http://localhost:8000/sandbox/oauth/token",
@@ -23,6 +24,10 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     token_body: BodyEncoding::Form,
     pkce: true,
     secret_optional: false,
+    local_only: true,
+    api_headers: &[],
+    rate_limit: None,
+    account_fields: ("account_id", "account_name"),
     settings: &[],
     list: |api, provider| Box::pin(list(api, provider)),
 };

@@ -14,6 +14,36 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use super::basic;
 
+/// The providers a deployment has. Every test that covers "each provider" walks these, so a new
+/// provider meets every fake here, and fails with [`no_fake`] until it has its own.
+pub fn providers() -> impl Iterator<Item = &'static str> {
+    integrations::providers::deployable().map(|spec| spec.name)
+}
+
+/// Where every match on a provider's name ends for a provider the fakes do not know.
+pub fn no_fake(provider: &str) -> ! {
+    panic!("support/fakes.rs has no fake for the provider {provider:?}: add its wire format there")
+}
+
+/// The refresh token a provider's code exchange fake hands out (what a connect stores).
+pub fn connected_refresh_token(provider: &str) -> &'static str {
+    match provider {
+        "notion" => "notion-refresh-0",
+        "hubspot" => "hubspot-refresh-6f18f21e-a743-4509-b7fd-1a5e632fffa1",
+        "airtable" => "airtable-refresh-token",
+        other => no_fake(other),
+    }
+}
+
+/// How many items a provider's listing fake serves.
+pub fn listed_items(provider: &str) -> usize {
+    match provider {
+        "notion" => 3,
+        "hubspot" | "airtable" => 5,
+        other => no_fake(other),
+    }
+}
+
 pub const REDIRECT: &str = "https://app.example/integrations/{}/oauth2callback";
 
 pub fn redirect_uri(provider: &str) -> String {
@@ -357,10 +387,11 @@ pub async fn mount_provider(
             hubspot_token(server, code, access_token).await;
             hubspot_objects(server, access_token).await;
         }
-        _ => {
+        "airtable" => {
             airtable_token(server, code, challenge.unwrap_or_default(), access_token).await;
             airtable_meta(server, access_token).await;
         }
+        other => no_fake(other),
     }
 }
 
@@ -391,7 +422,8 @@ impl Rotating {
             );
         let fields: std::collections::HashMap<String, String> = match self.provider {
             "notion" => serde_json::from_slice(&request.body).ok()?,
-            _ => form_fields(request),
+            "hubspot" | "airtable" | "sandbox" => form_fields(request),
+            other => no_fake(other),
         };
         let client_ok = match self.provider {
             "hubspot" => {
@@ -399,7 +431,8 @@ impl Rotating {
                     && fields.get("client_id").map(String::as_str) == Some("hubspot-client-id")
                     && fields.get("client_secret").map(String::as_str) == Some("hubspot-client-secret")
             }
-            _ => basic_ok && !fields.contains_key("client_secret"),
+            "notion" | "airtable" | "sandbox" => basic_ok && !fields.contains_key("client_secret"),
+            other => no_fake(other),
         };
         (client_ok && fields.get("grant_type").map(String::as_str) == Some("refresh_token"))
             .then(|| fields.get("refresh_token").cloned())
@@ -462,16 +495,18 @@ pub fn refresh_faults(
             "correlationId": "0b1f7c4e"})),
         "notion" => ResponseTemplate::new(401).set_body_json(json!({
             "error": "invalid_client", "error_description": "Invalid client credentials"})),
-        _ => ResponseTemplate::new(401).set_body_json(json!({
+        "airtable" => ResponseTemplate::new(401).set_body_json(json!({
             "error": "invalid_client", "error_description": "client authentication failed"})),
+        other => no_fake(other),
     };
     let throttled = match provider {
         "hubspot" => json!({"status": "error", "errorType": "RATE_LIMIT",
             "message": "You have reached your secondly limit.", "policyName": "SECONDLY"}),
         "notion" => json!({"object": "error", "status": 429, "code": "rate_limited",
             "message": "You have been rate limited. Please try again in a few minutes."}),
-        _ => json!({"errors": [{"error": "RATE_LIMIT_REACHED",
+        "airtable" => json!({"errors": [{"error": "RATE_LIMIT_REACHED",
             "message": "Rate limit exceeded. Please try again later"}]}),
+        other => no_fake(other),
     };
     vec![
         (

@@ -237,11 +237,8 @@ pub async fn backend(kind: StoreKind) -> Backend {
 /// The environment of a test deployment, with every provider's URLs pointing at `fake`.
 pub fn vars(fake: &str, extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = HashMap::new();
-    for (prefix, name) in [
-        ("NOTION", "notion"),
-        ("HUBSPOT", "hubspot"),
-        ("AIRTABLE", "airtable"),
-    ] {
+    for spec in integrations::providers::deployable() {
+        let (prefix, name) = (spec.env_prefix, spec.name);
         vars.insert(format!("{prefix}_CLIENT_ID"), format!("{name}-client-id"));
         vars.insert(format!("{prefix}_CLIENT_SECRET"), format!("{name}-client-secret"));
         vars.insert(format!("{prefix}_AUTH_URL"), format!("{fake}/{name}/authorize"));
