@@ -16,7 +16,6 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 use super::{
     due_shard, org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError,
@@ -29,18 +28,18 @@ pub const DUE_INDEX: &str = "due";
 
 type Attributes = HashMap<String, AttributeValue>;
 
-/// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`, ...) with
-/// an HTTPS client on rustls and ring, and short timeouts so a request fails rather than hangs.
-pub fn config_loader() -> ConfigLoader {
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+/// How long one DynamoDB request may take before the SDK retries it.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`, ...) over
+/// the process's HTTP client, with short timeouts so a request fails rather than hangs.
+pub fn config_loader(http: reqwest::Client) -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https)
+        .http_client(super::sdk_http::client(http, ATTEMPT_TIMEOUT))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(1500))
-                .operation_attempt_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .operation_timeout(Duration::from_secs(8))
                 .build(),
         )
@@ -62,9 +61,9 @@ impl DynamoStore {
         }
     }
 
-    /// A client from [`config_loader`]; one per process, it pools its connections.
-    pub async fn from_env(table: impl Into<String>, sealer: Sealer) -> Self {
-        let config = config_loader().load().await;
+    /// A client from [`config_loader`] over `http`; one per process.
+    pub async fn from_env(table: impl Into<String>, sealer: Sealer, http: reqwest::Client) -> Self {
+        let config = config_loader(http).load().await;
         DynamoStore::new(Client::new(&config), table, sealer)
     }
 

@@ -9,6 +9,7 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod refresh;
+pub mod sdk_http;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

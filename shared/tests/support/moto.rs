@@ -80,7 +80,7 @@ fn spawn_moto(port: u16) -> Child {
 
 /// The SDK's standard configuration, pointed at the emulator with dummy credentials.
 pub async fn sdk_config() -> SdkConfig {
-    integrations::connections::dynamo::config_loader()
+    integrations::connections::dynamo::config_loader(reqwest::Client::new())
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
