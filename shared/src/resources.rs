@@ -123,9 +123,9 @@ impl Resources {
         self.keeper
             .get_or_try_init(|| async {
                 let store = match (&self.config.connections_table, self.mode) {
-                    (Some(table), _) => ConnectionStore::Dynamo(
-                        DynamoStore::from_env(table, self.sealer()?, self.http()?).await,
-                    ),
+                    (Some(table), _) => {
+                        ConnectionStore::Dynamo(DynamoStore::from_env(table, self.sealer()?, self.http()?))
+                    }
                     (None, Mode::Lambda) => return Ok(None),
                     (None, Mode::Local) => self.embedded_store()?,
                 };

@@ -5,8 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_config::{Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
@@ -78,19 +77,15 @@ fn spawn_moto(port: u16) -> Child {
         .expect("sh is available")
 }
 
-/// The SDK's standard configuration, pointed at the emulator with dummy credentials.
-pub async fn sdk_config() -> SdkConfig {
-    integrations::connections::dynamo::config_loader(reqwest::Client::new())
+/// A new client configured as the functions configure theirs, pointed at the emulator with
+/// dummy credentials: as another process would have.
+pub async fn client() -> Client {
+    let config = integrations::connections::dynamo::config_builder(reqwest::Client::new())
         .endpoint_url(endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
-}
-
-/// A new client, as another process would have.
-pub async fn client() -> Client {
-    Client::new(&sdk_config().await)
+        .build();
+    Client::from_conf(config)
 }
 
 /// `Resources.ConnectionsTable.Properties` of template.yaml.

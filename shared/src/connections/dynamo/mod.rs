@@ -7,42 +7,61 @@
 //! projects the sealed tokens (`due` projects only keys), so a lease, a commit or a release does
 //! not copy them. Index reads are eventually consistent; `get` and every conditional write are not.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, ConfigLoader};
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Builder, Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    due_shard, org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError,
-    DueConnection, LeaseOutcome, Record, Status, DUE_SHARDS,
+    org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStoreError, DueConnection,
+    LeaseOutcome, Status, DUE_SHARDS,
 };
 use crate::crypto::Sealer;
+
+mod expr;
+mod item;
+
+use expr::Expr;
+use item::{account_value, due_connection, n, record, s, Attributes};
 
 pub const BY_ORG_INDEX: &str = "by_org";
 pub const DUE_INDEX: &str = "due";
 
-type Attributes = HashMap<String, AttributeValue>;
-
 /// How long one DynamoDB request may take before the SDK retries it.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`, ...) over
-/// the process's HTTP client, with short timeouts so a request fails rather than hangs.
-pub fn config_loader(http: reqwest::Client) -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+/// The DynamoDB client's configuration over the process's HTTP client, with short timeouts so
+/// a request fails rather than hangs, and what Lambda puts in a function's environment: the
+/// region (`AWS_REGION`), the role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`) and, for an emulator, `AWS_ENDPOINT_URL_DYNAMODB`. Not aws-config's whole
+/// provider chain (profiles, SSO, STS, instance metadata): a function has none of those, and
+/// leaving them out keeps every binary that keeps connections well under 2.5 MB zipped.
+pub fn config_builder(http: reqwest::Client) -> Builder {
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mut builder = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
         .http_client(super::sdk_http::client(http, ATTEMPT_TIMEOUT))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(1500))
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                 .operation_timeout(Duration::from_secs(8))
                 .build(),
-        )
+        );
+    if let Some(region) = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")) {
+        builder = builder.region(Region::new(region));
+    }
+    if let (Some(key), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let token = var("AWS_SESSION_TOKEN");
+        builder = builder.credentials_provider(Credentials::new(key, secret, token, None, "environment"));
+    }
+    if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")) {
+        builder = builder.endpoint_url(url);
+    }
+    builder
 }
 
 #[derive(Clone)]
@@ -61,10 +80,9 @@ impl DynamoStore {
         }
     }
 
-    /// A client from [`config_loader`] over `http`; one per process.
-    pub async fn from_env(table: impl Into<String>, sealer: Sealer, http: reqwest::Client) -> Self {
-        let config = config_loader(http).load().await;
-        DynamoStore::new(Client::new(&config), table, sealer)
+    /// A client from [`config_builder`] over `http`; one per process.
+    pub fn from_env(table: impl Into<String>, sealer: Sealer, http: reqwest::Client) -> Self {
+        DynamoStore::new(Client::from_conf(config_builder(http).build()), table, sealer)
     }
 
     pub(super) async fn save_connected(
@@ -451,192 +469,10 @@ enum Written {
     Refused(Option<Attributes>),
 }
 
-/// An update or query expression with its attribute names and values, each given a placeholder
-/// (`status`, `version`, ... are reserved words in DynamoDB expressions).
-#[derive(Default)]
-struct Expr {
-    sets: Vec<String>,
-    removes: Vec<String>,
-    conditions: Vec<String>,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl Expr {
-    fn name(&mut self, attribute: &str) -> String {
-        let placeholder = format!("#{attribute}");
-        self.names.insert(placeholder.clone(), attribute.to_owned());
-        placeholder
-    }
-
-    fn value(&mut self, value: AttributeValue) -> String {
-        let placeholder = format!(":v{}", self.values.len());
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-
-    fn set(&mut self, attribute: &str, value: AttributeValue) {
-        let (name, value) = (self.name(attribute), self.value(value));
-        self.sets.push(format!("{name} = {value}"));
-    }
-
-    fn set_if_absent(&mut self, attribute: &str, value: AttributeValue) {
-        let (name, value) = (self.name(attribute), self.value(value));
-        self.sets.push(format!("{name} = if_not_exists({name}, {value})"));
-    }
-
-    fn increment(&mut self, attribute: &str) {
-        let (name, zero, one) = (self.name(attribute), self.value(n(0)), self.value(n(1)));
-        self.sets
-            .push(format!("{name} = if_not_exists({name}, {zero}) + {one}"));
-    }
-
-    fn remove(&mut self, attribute: &str) {
-        let name = self.name(attribute);
-        self.removes.push(name);
-    }
-
-    fn condition(&mut self, condition: String) {
-        self.conditions.push(condition);
-    }
-
-    /// Sets the expiry, and the sparse `due` index key along with it (writers of tokens only
-    /// run on active connections).
-    fn expiry(&mut self, key: &str, expires_at: Option<i64>) {
-        match expires_at {
-            Some(expires_at) => {
-                self.set("expires_at", n(expires_at));
-                self.set("due_shard", s(&due_shard(key).to_string()));
-            }
-            None => {
-                self.remove("expires_at");
-                self.remove("due_shard");
-            }
-        }
-    }
-
-    /// Only if the item is still at `version`.
-    fn at_version(&mut self, version: u64) {
-        let (name, value) = (self.name("version"), self.value(n(version)));
-        self.condition(format!("{name} = {value}"));
-    }
-
-    /// Only if the connection is active.
-    fn while_active(&mut self) {
-        let (name, value) = (self.name("status"), self.value(s(Status::Active.as_str())));
-        self.condition(format!("{name} = {value}"));
-    }
-
-    fn clear_lease(&mut self) {
-        self.remove("lease_owner");
-        self.remove("lease_expires_at_ms");
-    }
-
-    fn update_expression(&self) -> String {
-        let mut clauses = Vec::new();
-        if !self.sets.is_empty() {
-            clauses.push(format!("SET {}", self.sets.join(", ")));
-        }
-        if !self.removes.is_empty() {
-            clauses.push(format!("REMOVE {}", self.removes.join(", ")));
-        }
-        clauses.join(" ")
-    }
-}
-
 fn failed<E, R>(error: SdkError<E, R>) -> ConnectionStoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     ConnectionStoreError::Dynamo(DisplayErrorContext(error).to_string())
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn account_value(account: &Account) -> AttributeValue {
-    let fields = [("id", &account.id), ("name", &account.name)]
-        .into_iter()
-        .filter_map(|(field, value)| Some((field.to_owned(), s(value.as_ref()?))))
-        .collect();
-    AttributeValue::M(fields)
-}
-
-/// A `due` index item: its key and expiry are all that index projects.
-fn due_connection(item: Attributes) -> Option<DueConnection> {
-    let id = match item.get("pk") {
-        Some(AttributeValue::S(key)) => ConnectionId::from_key(key),
-        _ => None,
-    };
-    let expires_at = match item.get("expires_at") {
-        Some(AttributeValue::N(value)) => value.parse().ok(),
-        _ => None,
-    };
-    match (id, expires_at) {
-        (Some(id), Some(expires_at)) => Some(DueConnection { id, expires_at }),
-        _ => {
-            tracing::error!("skipped a malformed due index item");
-            None
-        }
-    }
-}
-
-fn record(item: Attributes) -> Result<Record, ConnectionStoreError> {
-    let text = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
-        None => Ok(None),
-        Some(_) => Err(ConnectionStoreError::Corrupt(format!("{name} is not a string"))),
-    };
-    let number = |name: &str| match item.get(name) {
-        Some(AttributeValue::N(value)) => value
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| ConnectionStoreError::Corrupt(format!("{name} is not an integer"))),
-        None => Ok(None),
-        Some(_) => Err(ConnectionStoreError::Corrupt(format!("{name} is not a number"))),
-    };
-    let required = |value: Option<String>, name: &str| {
-        value.ok_or_else(|| ConnectionStoreError::Corrupt(format!("{name} is missing")))
-    };
-    let scopes = match item.get("scopes") {
-        Some(AttributeValue::L(values)) => values
-            .iter()
-            .map(|value| value.as_s().cloned())
-            .collect::<Result<_, _>>()
-            .map_err(|_| ConnectionStoreError::Corrupt("scopes are not strings".into()))?,
-        _ => Vec::new(),
-    };
-    let account = match item.get("account") {
-        Some(AttributeValue::M(fields)) => Some(Account {
-            id: fields.get("id").and_then(|value| value.as_s().ok()).cloned(),
-            name: fields.get("name").and_then(|value| value.as_s().ok()).cloned(),
-        }),
-        _ => None,
-    };
-    let status = required(text("status")?, "status")?;
-    Ok(Record {
-        provider: required(text("provider")?, "provider")?,
-        org_id: required(text("org_id")?, "org_id")?,
-        user_id: required(text("user_id")?, "user_id")?,
-        status: Status::parse(&status)
-            .ok_or_else(|| ConnectionStoreError::Corrupt(format!("unknown status {status:?}")))?,
-        tokens: text("tokens")?,
-        scopes,
-        account,
-        created_at: number("created_at")?.unwrap_or_default(),
-        updated_at: number("updated_at")?.unwrap_or_default(),
-        expires_at: number("expires_at")?,
-        last_refreshed_at: number("last_refreshed_at")?,
-        version: number("version")?
-            .and_then(|version| u64::try_from(version).ok())
-            .unwrap_or_default(),
-        lease_owner: text("lease_owner")?,
-        lease_expires_at_ms: number("lease_expires_at_ms")?,
-    })
 }

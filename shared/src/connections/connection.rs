@@ -1,0 +1,107 @@
+//! A stored connection as the API and the refresher see it: its status, account and tokens
+//! (opened, or `None`), its version and lease.
+
+use serde::{Deserialize, Serialize};
+
+use super::ConnectionId;
+
+/// A connection the `due` index lists: which one, and when its access token expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueConnection {
+    pub id: ConnectionId,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Status {
+    Active,
+    /// The provider refused the refresh token: only a new OAuth consent revives the connection.
+    NeedsReauthorization,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::NeedsReauthorization => "needs_reauthorization",
+        }
+    }
+
+    pub(super) fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Status::Active),
+            "needs_reauthorization" => Some(Status::NeedsReauthorization),
+            _ => None,
+        }
+    }
+}
+
+/// The provider account the tokens act for, as far as the provider said.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Account {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A stored connection. `tokens` is `None` when the sealed token set does not open here.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub status: Status,
+    pub tokens: Option<Vec<u8>>,
+    pub scopes: Vec<String>,
+    pub account: Option<Account>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_refreshed_at: Option<i64>,
+    /// Incremented by every write of new tokens: what a refresh is conditional on.
+    pub version: u64,
+    /// Whether the tokens are sealed under the current key (false while they open only through
+    /// `TOKEN_ENCRYPTION_KEYS_OLD`, or not at all).
+    pub current_key: bool,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("tokens", &self.tokens.as_ref().map(|_| "<sealed>"))
+            .field("scopes", &self.scopes)
+            .field("account", &self.account)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("expires_at", &self.expires_at)
+            .field("last_refreshed_at", &self.last_refreshed_at)
+            .field("version", &self.version)
+            .field("current_key", &self.current_key)
+            .field("lease_owner", &self.lease_owner)
+            .field("lease_expires_at_ms", &self.lease_expires_at_ms)
+            .finish()
+    }
+}
+
+/// What [`ConnectionStore::acquire_lease`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    /// Acquired from a holder whose lease lapsed then (unix milliseconds): it may have died, or
+    /// still be about to commit.
+    TakenOver {
+        lapsed_at_ms: i64,
+    },
+    /// Another holder's lease runs until then (unix milliseconds).
+    Busy {
+        until_ms: i64,
+    },
+    /// The version moved on, or the connection is no longer active.
+    Changed,
+    Gone,
+}
