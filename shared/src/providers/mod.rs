@@ -6,12 +6,15 @@
 
 pub mod airtable;
 pub mod hubspot;
+mod needs;
 pub mod notion;
 pub mod sandbox;
+mod spec;
+
+pub use needs::Needs;
+pub use spec::{BodyEncoding, ClientAuth, ListFn, ProviderSpec};
 
 use std::collections::HashMap;
-
-use futures_util::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::item::Item;
@@ -23,67 +26,6 @@ pub static PROVIDERS: &[&ProviderSpec] = &[&notion::SPEC, &hubspot::SPEC, &airta
 /// The providers a deployment configures (and `template.yaml` declares).
 pub fn deployable() -> impl Iterator<Item = &'static ProviderSpec> {
     PROVIDERS.iter().copied().filter(|spec| !spec.local_only)
-}
-
-/// How the client authenticates to the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// `Authorization: Basic base64(id:secret)`.
-    Basic,
-    /// `client_id` and `client_secret` as body fields.
-    RequestBody,
-    /// Basic when a secret is configured, otherwise only `client_id` in the body (public clients).
-    BasicIfSecret,
-}
-
-/// How the token request body is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyEncoding {
-    Form,
-    Json,
-}
-
-/// Lists every item an access token can see, following all pages.
-pub type ListFn = for<'a> fn(&'a Api<'a>, &'a Provider) -> BoxFuture<'a, Result<Vec<Item>>>;
-
-/// The static description of a provider; URLs are defaults that the environment may override.
-pub struct ProviderSpec {
-    /// Path segment and key namespace: `notion`.
-    pub name: &'static str,
-    /// Prefix of its environment variables: `NOTION`.
-    pub env_prefix: &'static str,
-    pub display_name: &'static str,
-    /// Where a developer registers the app whose client ID and secret this provider reads.
-    pub registration: &'static str,
-    pub auth_url: &'static str,
-    /// Query parameters the consent URL always carries (Notion's `owner=user`), whatever
-    /// `P_AUTH_URL` says.
-    pub authorization_params: &'static [(&'static str, &'static str)],
-    pub token_url: &'static str,
-    /// The documented token revocation endpoint, if the provider has one.
-    pub revoke_url: Option<&'static str>,
-    pub api_url: &'static str,
-    /// Default scopes (space separated); `None` when the provider takes no `scope` parameter.
-    pub scopes: Option<&'static str>,
-    pub client_auth: ClientAuth,
-    pub token_body: BodyEncoding,
-    /// RFC 7636 PKCE with S256.
-    pub pkce: bool,
-    /// Whether the provider can work as a public client, without a secret.
-    pub secret_optional: bool,
-    /// Served only by `local-api` (the sandbox): not configured by a deployment unless it sets
-    /// `SANDBOX=1`, and absent from `template.yaml`.
-    pub local_only: bool,
-    /// Headers every API request carries: the header, and the setting whose value it sends.
-    pub api_headers: &'static [(&'static str, &'static str)],
-    /// Requests one listing may begin per window, below the provider's documented limit for an
-    /// account: pages wait for their turn rather than run into 429s.
-    pub rate_limit: Option<(usize, std::time::Duration)>,
-    /// The token response's fields naming the connected account: its id, then its name.
-    pub account_fields: (&'static str, &'static str),
-    /// Further settings (`NOTION_VERSION`): suffix of the variable and its default.
-    pub settings: &'static [(&'static str, &'static str)],
-    pub list: ListFn,
 }
 
 /// A provider with the configuration read from the environment.
@@ -197,86 +139,6 @@ impl Provider {
             missing.push(format!("{prefix}_REDIRECT_URI"));
         }
         missing
-    }
-}
-
-/// What an endpoint reads of a provider's configuration. The first three must be set (the API
-/// URLs, scopes and settings have defaults); the deployment hands a function exactly the
-/// variables [`Needs::variables`] names for what it reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Needs {
-    pub client_id: bool,
-    pub client_secret: bool,
-    pub redirect_uri: bool,
-    /// The scopes asked for (the consent URL).
-    pub scopes: bool,
-    /// The spec's settings (`NOTION_VERSION`), sent with calls to the provider's API.
-    pub settings: bool,
-}
-
-impl Needs {
-    /// Only the name: handing stored values over.
-    pub const NOTHING: Needs = Needs {
-        client_id: false,
-        client_secret: false,
-        redirect_uri: false,
-        scopes: false,
-        settings: false,
-    };
-    /// Listing with a given token.
-    pub const API: Needs = Needs {
-        settings: true,
-        ..Needs::NOTHING
-    };
-    /// Sending the user to the consent page.
-    pub const CONSENT: Needs = Needs {
-        client_id: true,
-        redirect_uri: true,
-        scopes: true,
-        ..Needs::NOTHING
-    };
-    /// Refreshing or revoking: the client authenticates.
-    pub const CLIENT: Needs = Needs {
-        client_id: true,
-        client_secret: true,
-        ..Needs::NOTHING
-    };
-    /// Exchanging a code: the client authenticates and repeats the redirect URI.
-    pub const CODE_GRANT: Needs = Needs {
-        redirect_uri: true,
-        ..Needs::CLIENT
-    };
-
-    /// Both needs at once.
-    pub const fn and(self, other: Needs) -> Needs {
-        Needs {
-            client_id: self.client_id || other.client_id,
-            client_secret: self.client_secret || other.client_secret,
-            redirect_uri: self.redirect_uri || other.redirect_uri,
-            scopes: self.scopes || other.scopes,
-            settings: self.settings || other.settings,
-        }
-    }
-
-    /// The environment variables of `spec` these needs read.
-    pub fn variables(self, spec: &ProviderSpec) -> Vec<String> {
-        let named = [
-            (self.client_id, "CLIENT_ID"),
-            (self.client_secret, "CLIENT_SECRET"),
-            (self.redirect_uri, "REDIRECT_URI"),
-            (self.scopes && spec.scopes.is_some(), "SCOPES"),
-        ];
-        let settings = spec
-            .settings
-            .iter()
-            .filter(|_| self.settings)
-            .map(|(suffix, _)| *suffix);
-        named
-            .into_iter()
-            .filter_map(|(read, suffix)| read.then_some(suffix))
-            .chain(settings)
-            .map(|suffix| format!("{}_{suffix}", spec.env_prefix))
-            .collect()
     }
 }
 
