@@ -1,6 +1,6 @@
-//! The code's layout, held: no cycle between the modules of `shared/src` or of `local-api/src`
-//! (a module that needs another never is needed by it back), counting `crate::` paths outside
-//! unit tests.
+//! The code's layout, held: files of one concern (at most 300 lines in `shared/src`), and no
+//! cycle between the modules of `shared/src` or of `local-api/src` (a module that needs another
+//! is never needed by it back), counting `crate::` paths outside unit tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -113,4 +113,26 @@ fn a_cycle_is_found() {
         ("c".to_owned(), BTreeSet::from(["a".to_owned()])),
     ]);
     assert_eq!(cycle(&graph).unwrap(), ["a", "b", "c", "a"]);
+}
+
+/// One concern per file: a file of `shared/src` past 300 lines holds more than one.
+#[test]
+fn no_library_file_over_300_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    let mut long = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                if lines > 300 {
+                    long.push(format!("{} ({lines} lines)", path.display()));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these by concern: {long:?}");
 }

@@ -15,6 +15,12 @@ use crate::clock::{now, now_ms};
 
 use super::{Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status};
 
+mod commit;
+mod due;
+
+use commit::commit;
+pub use due::Due;
+
 const FIRST_POLL: Duration = Duration::from_millis(25);
 const MAX_POLL: Duration = Duration::from_millis(200);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -39,39 +45,6 @@ pub struct RefreshOptions {
     pub min_time_to_refresh: Duration,
     /// Unique per call (e.g. request id plus a random suffix).
     pub owner: String,
-}
-
-/// A token handed out has at least this long left (unless the margin is shorter).
-const MIN_LEFT_SECS: i64 = 30;
-
-/// When tokens are due for a refresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Due {
-    /// Within this margin of expiring, but not before half their life has passed (nor with less
-    /// than 30 s left): tokens that live less than the margin (the sandbox's 120 s against the
-    /// default 300 s) would otherwise be refreshed on every call. For callers about to use them.
-    Soon(Duration),
-    /// Within this window of expiring, however long they live: the scheduled refresher's look-ahead.
-    Within(Duration),
-}
-
-impl Due {
-    /// Whether `connection`'s tokens are due now.
-    fn is_due(self, connection: &Connection) -> bool {
-        let Some(expires_at) = connection.expires_at else {
-            return false;
-        };
-        let seconds = |window: Duration| i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
-        let window = match self {
-            // `updated_at` is when an active connection's tokens were last written.
-            Due::Soon(margin) => {
-                let half_life = (expires_at - connection.updated_at).max(0) / 2;
-                seconds(margin).min(half_life.max(MIN_LEFT_SECS))
-            }
-            Due::Within(window) => seconds(window),
-        };
-        expires_at <= now().saturating_add(window)
-    }
 }
 
 /// What the provider gave back for a refresh token.
@@ -289,59 +262,6 @@ async fn refresh_held(
             store.release_lease(id, &options.owner).await?;
             Err(RefreshError::Transient { reason, retry_after })
         }
-    }
-}
-
-/// Stores a refreshed pair at the version after `read_version`, retrying throttled and failed
-/// writes with backoff for up to `budget`. Each attempt is bounded by what is left of it, so the
-/// lease (which covers the budget) outlives the commit.
-async fn commit(
-    store: ConnectionStore,
-    id: ConnectionId,
-    read_version: u64,
-    refreshed: Refreshed,
-    budget: Duration,
-) -> Result<Fresh, RefreshError> {
-    let started = Instant::now();
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        let left = budget.saturating_sub(started.elapsed());
-        let attempt = store.commit_refresh(&id, read_version, &refreshed.tokens, refreshed.expires_at, now());
-        let error = match tokio::time::timeout(left, attempt).await {
-            Ok(Ok(true)) => {
-                return Ok(Fresh {
-                    refreshed: true,
-                    tokens: refreshed.tokens,
-                    expires_at: refreshed.expires_at,
-                    version: read_version + 1,
-                })
-            }
-            // A newer version exists: a reconnect, or an earlier attempt of this very commit
-            // whose answer was lost.
-            Ok(Ok(false)) => {
-                let current = store.get(&id).await?.ok_or(RefreshError::NotFound)?;
-                let mut fresh = usable(&current)?;
-                fresh.refreshed = fresh.tokens == refreshed.tokens;
-                return Ok(fresh);
-            }
-            Ok(Err(error)) if error.is_transient() => error.to_string(),
-            Ok(Err(error)) => return Err(error.into()),
-            Err(_) => "the store did not answer in time".to_owned(),
-        };
-        if started.elapsed() + backoff >= budget {
-            tracing::error!(
-                provider = id.provider(),
-                %error,
-                "the refreshed tokens could not be stored: this pair is lost"
-            );
-            return Err(RefreshError::Transient {
-                reason: format!("the refreshed tokens could not be stored: {error}"),
-                retry_after: Some(1),
-            });
-        }
-        tracing::warn!(provider = id.provider(), %error, "a commit failed; retrying");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -9,20 +9,22 @@ use serde_json::Value;
 use crate::clock;
 use crate::connections::refresh::{self, Due, GrantFailure, RefreshError, RefreshOptions, Refreshed};
 use crate::connections::{
-    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status, MAX_PAGE,
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, Status, MAX_PAGE,
 };
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
 use crate::providers::Provider;
 use crate::tokens::TokenSet;
 
+mod disconnect;
+
+pub use disconnect::Revocation;
+
 /// How long a refresh's commit is retried (DynamoDB throttling, timeouts) once the provider has
 /// answered; also how long after a lapsed lease its holder may still land its commit.
 const COMMIT_BUDGET: Duration = Duration::from_secs(10);
 /// Kept on top of the lease for clocks that disagree between processes.
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
-/// Times a disconnect starts over when a reconnect lands while it revokes.
-const DISCONNECT_ATTEMPTS: usize = 3;
 
 /// Tokens fit for use, and whether this call refreshed them (at which stored version).
 pub struct Fresh {
@@ -264,86 +266,11 @@ impl Keeper {
         let tokens = fresh.to_bytes();
         Ok(Refreshed { tokens, expires_at })
     }
-
-    /// Revokes at the provider where it documents how, then deletes the connection at the
-    /// version revoked. Holds the refresh lease meanwhile, so no refresh rotates the token being
-    /// revoked; a reconnect that lands meanwhile is revoked and deleted in turn.
-    pub async fn disconnect(
-        &self,
-        provider: &Provider,
-        id: &ConnectionId,
-        deadline: Option<Instant>,
-    ) -> Result<Revocation> {
-        for _ in 0..DISCONNECT_ATTEMPTS {
-            let connection = self.leased(id, deadline).await?;
-            let tokens: TokenSet = match &connection.tokens {
-                Some(bytes) => TokenSet::from_bytes(bytes).ok_or_else(unreadable)?,
-                None => return Err(unreadable()),
-            };
-            // Revoking the refresh token ends the whole grant where the provider has one.
-            let token = tokens.refresh_token.as_deref().unwrap_or(&tokens.access_token);
-            let revocation = match oauth::revoke(&self.http, provider, token).await {
-                Ok(true) => Revocation::Revoked,
-                Ok(false) => Revocation::Unsupported,
-                Err(error) => {
-                    tracing::warn!(error = %error, "revocation failed; deleting the connection anyway");
-                    Revocation::Failed
-                }
-            };
-            if self.store.delete(id, connection.version).await? {
-                return Ok(revocation);
-            }
-        }
-        Err(Error::ConnectionChanging)
-    }
-
-    /// The connection, under a refresh lease of this call's when it is active; waits out a
-    /// refresh in flight.
-    async fn leased(&self, id: &ConnectionId, deadline: Option<Instant>) -> Result<Connection> {
-        let owner = lease_owner();
-        let lease_ms = i64::try_from(self.lease().as_millis()).unwrap_or(i64::MAX);
-        loop {
-            let connection = self.get(id).await?;
-            if connection.status != Status::Active {
-                return Ok(connection);
-            }
-            match self
-                .store
-                .acquire_lease(id, connection.version, &owner, lease_ms, clock::now_ms())
-                .await?
-            {
-                LeaseOutcome::Acquired | LeaseOutcome::TakenOver { .. } => return Ok(connection),
-                LeaseOutcome::Gone => return Err(Error::ConnectionNotFound),
-                LeaseOutcome::Changed | LeaseOutcome::Busy { .. } => {}
-            }
-            if deadline.is_some_and(|deadline| Instant::now() + LEASE_POLL >= deadline) {
-                return Err(Error::RefreshInProgress);
-            }
-            tokio::time::sleep(LEASE_POLL).await;
-        }
-    }
 }
 
 /// A name for one call's lease, unique across processes.
 fn lease_owner() -> String {
     format!("{:032x}", rand::random::<u128>())
-}
-
-/// How often a disconnect looks again at a connection another caller is refreshing.
-const LEASE_POLL: Duration = Duration::from_millis(100);
-
-/// What became of the grant at the provider when a connection was deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Revocation {
-    /// The provider confirmed the revocation.
-    Revoked,
-    /// The provider documents no revocation endpoint: the grant ends when the user removes the
-    /// app at the provider.
-    Unsupported,
-    /// The provider did not confirm it (refused, failed or out of reach): the grant may live on.
-    Failed,
 }
 
 /// The provider account a token response names, in the fields its spec says (Notion's
