@@ -215,6 +215,21 @@ async fn every_event_replays_through_its_binary() {
             "events/{name}.json on an empty table"
         );
     }
+    // Every function's peak memory after its events (the four HTTP ones also after a whole
+    // flow, above); with --nocapture, one line each.
+    let max_rss_kib = if cfg!(debug_assertions) {
+        40 * 1024
+    } else {
+        10 * 1024
+    };
+    for name in BINARIES {
+        let rss = functions[name].peak_rss_kib();
+        println!("{name:<16} peak RSS {rss:>6} KiB after its events");
+        assert!(
+            rss < max_rss_kib,
+            "{name} peaked at {rss} KiB (limit {max_rss_kib} KiB)"
+        );
+    }
 }
 
 /// `load` needs no store, no key and no client credentials: it starts and serves a load by
