@@ -54,12 +54,8 @@ async fn connect_as(app: &App, fake: &MockServer, provider: &str, user: &str, or
     .await;
     let query = query_of(url.as_str().unwrap());
     let code = unique("code");
-    match provider {
-        "notion" => fakes::notion_token(fake, &code, token).await,
-        "hubspot" => fakes::hubspot_token(fake, &code, token).await,
-        "airtable" => fakes::airtable_token(fake, &code, &query["code_challenge"], token).await,
-        other => fakes::no_fake(other),
-    }
+    let challenge = query.get("code_challenge").map(String::as_str);
+    fakes::mount_exchange(fake, provider, &code, challenge, token).await;
     let response = app
         .handle(
             Function::OAuth2Callback,

@@ -378,19 +378,28 @@ pub async fn mount_provider(
     challenge: Option<&str>,
     access_token: &str,
 ) {
+    mount_exchange(server, provider, code, challenge, access_token).await;
     match provider {
-        "notion" => {
-            notion_token(server, code, access_token).await;
-            notion_search(server, access_token).await;
-        }
-        "hubspot" => {
-            hubspot_token(server, code, access_token).await;
-            hubspot_objects(server, access_token).await;
-        }
-        "airtable" => {
-            airtable_token(server, code, challenge.unwrap_or_default(), access_token).await;
-            airtable_meta(server, access_token).await;
-        }
+        "notion" => notion_search(server, access_token).await,
+        "hubspot" => hubspot_objects(server, access_token).await,
+        "airtable" => airtable_meta(server, access_token).await,
+        other => no_fake(other),
+    }
+}
+
+/// A provider's token endpoint, answering the exchange of `code` (for Airtable, with a verifier
+/// matching `challenge`) with `access_token`.
+pub async fn mount_exchange(
+    server: &MockServer,
+    provider: &str,
+    code: &str,
+    challenge: Option<&str>,
+    access_token: &str,
+) {
+    match provider {
+        "notion" => notion_token(server, code, access_token).await,
+        "hubspot" => hubspot_token(server, code, access_token).await,
+        "airtable" => airtable_token(server, code, challenge.unwrap_or_default(), access_token).await,
         other => no_fake(other),
     }
 }
