@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock;
-use crate::connections::refresh::{self, Due, GrantFailure, RefreshError, RefreshOptions, Refreshed};
+use crate::connections::refresh::{self, Due, Fresh, GrantFailure, RefreshError, RefreshOptions, Refreshed};
 use crate::connections::{
     Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, Status, MAX_PAGE,
 };
@@ -25,13 +25,6 @@ pub use disconnect::Revocation;
 const COMMIT_BUDGET: Duration = Duration::from_secs(10);
 /// Kept on top of the lease for clocks that disagree between processes.
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
-
-/// Tokens fit for use, and whether this call refreshed them (at which stored version).
-pub struct Fresh {
-    pub tokens: TokenSet,
-    pub refreshed: bool,
-    pub version: u64,
-}
 
 pub struct Keeper {
     store: ConnectionStore,
@@ -169,7 +162,7 @@ impl Keeper {
         id: &ConnectionId,
         force: bool,
         deadline: Option<Instant>,
-    ) -> Result<Fresh> {
+    ) -> Result<Fresh<TokenSet>> {
         self.tokens_when(provider, id, force, Due::Soon(self.margin), deadline)
             .await
     }
@@ -181,7 +174,7 @@ impl Keeper {
         force: bool,
         due: Due,
         deadline: Option<Instant>,
-    ) -> Result<Fresh> {
+    ) -> Result<Fresh<TokenSet>> {
         let options = RefreshOptions {
             due,
             force,
@@ -221,12 +214,7 @@ impl Keeper {
             RefreshError::NoTime => Error::NoTimeToRefresh,
             RefreshError::Store(error) => error.into(),
         })?;
-        let tokens = TokenSet::from_bytes(&fresh.tokens).ok_or_else(unreadable)?;
-        Ok(Fresh {
-            tokens,
-            refreshed: fresh.refreshed,
-            version: fresh.version,
-        })
+        fresh.read(|bytes| TokenSet::from_bytes(&bytes).ok_or_else(unreadable))
     }
 
     /// The provider refused a token this process has just been given: the grant is dead,

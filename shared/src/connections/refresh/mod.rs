@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{now, now_ms};
 
-use super::{Connection, ConnectionId, ConnectionStore, ConnectionStoreError, LeaseOutcome, Status};
+use super::{Connection, ConnectionId, ConnectionStore, LeaseOutcome, Status};
 
 mod commit;
 mod due;
+mod failure;
 
 use commit::commit;
 pub use due::Due;
+pub use failure::{GrantFailure, RefreshError};
 
 const FIRST_POLL: Duration = Duration::from_millis(25);
 const MAX_POLL: Duration = Duration::from_millis(200);
@@ -54,42 +56,30 @@ pub struct Refreshed {
     pub expires_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GrantFailure {
-    /// `invalid_grant` (HubSpot's `BAD_REFRESH_TOKEN`): the refresh token is dead for good, the
-    /// one failure that marks a connection.
-    Refused(String),
-    /// `invalid_client` and the like: this deployment's client credentials, not the grant. The
-    /// connection stays active, to work again once the configuration is fixed.
-    Misconfigured(String),
-    /// Network errors, timeouts, 5xx, rate limits, unreadable answers: the next call may succeed;
-    /// `retry_after` is the provider's own wait in seconds, when it gave one.
-    Transient {
-        reason: String,
-        retry_after: Option<u64>,
-    },
-}
-
-impl GrantFailure {
-    pub fn transient(reason: impl Into<String>) -> Self {
-        GrantFailure::Transient {
-            reason: reason.into(),
-            retry_after: None,
-        }
-    }
-}
-
-/// Tokens fit for use now.
+/// Tokens fit for use now: as the store keeps them (bytes), or read (the keeper's `TokenSet`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Fresh {
+pub struct Fresh<T = Vec<u8>> {
     /// Whether this call refreshed them.
     pub refreshed: bool,
-    pub tokens: Vec<u8>,
+    pub tokens: T,
     pub expires_at: Option<i64>,
+    /// The stored version they are.
     pub version: u64,
 }
 
-impl std::fmt::Debug for Fresh {
+impl<T> Fresh<T> {
+    /// The same tokens, read by `read`.
+    pub fn read<U, E>(self, read: impl FnOnce(T) -> Result<U, E>) -> Result<Fresh<U>, E> {
+        Ok(Fresh {
+            refreshed: self.refreshed,
+            tokens: read(self.tokens)?,
+            expires_at: self.expires_at,
+            version: self.version,
+        })
+    }
+}
+
+impl<T> std::fmt::Debug for Fresh<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fresh")
             .field("refreshed", &self.refreshed)
@@ -97,29 +87,6 @@ impl std::fmt::Debug for Fresh {
             .field("version", &self.version)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    #[error("no such connection")]
-    NotFound,
-    #[error("the connection needs a new authorization")]
-    NeedsReauthorization,
-    /// The tokens are stored but no configured key opens them (or the item disagrees with its
-    /// key): an operator's problem, never the user's, so the connection is not marked.
-    #[error("the stored tokens cannot be opened with the configured keys")]
-    Unreadable,
-    #[error("the provider refused the client credentials: {0}")]
-    Misconfigured(String),
-    #[error("the token refresh failed for now: {reason}")]
-    Transient {
-        reason: String,
-        retry_after: Option<u64>,
-    },
-    #[error("too little time left to refresh the tokens")]
-    NoTime,
-    #[error(transparent)]
-    Store(#[from] ConnectionStoreError),
 }
 
 /// The connection's tokens, refreshed first if due (or `force`d), by at most one caller at a
