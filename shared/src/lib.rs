@@ -24,7 +24,7 @@ pub mod request;
 pub mod resources;
 pub mod response;
 pub mod routes;
-pub mod store;
+pub mod single_use;
 pub mod tokens;
 pub mod upstream;
 

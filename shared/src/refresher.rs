@@ -60,7 +60,7 @@ pub async fn refresh_due(
     let mut summary = Summary::default();
     let mut cursor = None;
     loop {
-        let (page, next) = match keeper.store().due(before, PAGE, cursor.as_deref()).await {
+        let (page, next) = match keeper.connections().due(before, PAGE, cursor.as_deref()).await {
             Ok(found) => found,
             Err(error) => {
                 tracing::error!(error = %error, "could not list the connections due");
@@ -121,8 +121,8 @@ pub async fn refresh_due(
             None => break,
         }
     }
-    if keeper.store().has_old_keys() {
-        reseal(keeper.store(), deadline, &mut summary).await;
+    if keeper.connections().has_old_keys() {
+        reseal(keeper.connections(), deadline, &mut summary).await;
     }
     summary
 }

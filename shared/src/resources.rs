@@ -10,7 +10,7 @@ use crate::connections::{ConnectionStore, DynamoStore};
 use crate::crypto::{KeyError, Sealer};
 use crate::error::StoreError;
 use crate::keeper::Keeper;
-use crate::store::{Backend, Store};
+use crate::single_use::{Backend, SingleUse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -44,7 +44,7 @@ pub struct Resources {
     mode: Mode,
     http: OnceLock<reqwest::Client>,
     sealer: OnceLock<Sealer>,
-    store: OnceCell<Arc<Store>>,
+    single_use: OnceCell<Arc<SingleUse>>,
     keeper: OnceCell<Option<Arc<Keeper>>>,
 }
 
@@ -58,16 +58,16 @@ impl Resources {
             mode,
             http: OnceLock::new(),
             sealer: OnceLock::new(),
-            store: OnceCell::new(),
+            single_use: OnceCell::new(),
             keeper: OnceCell::new(),
         }
     }
 
     /// Resources over stores built elsewhere (tests pick Redis or the in-process store, and
     /// DynamoDB, a redb file or no connections at all).
-    pub fn with_stores(config: Config, store: Store, connections: Option<ConnectionStore>) -> Self {
+    pub fn with_stores(config: Config, store: SingleUse, connections: Option<ConnectionStore>) -> Self {
         let resources = Resources::new(config, Mode::Local);
-        let _ = resources.store.set(Arc::new(store));
+        let _ = resources.single_use.set(Arc::new(store));
         let keeper = connections.map(|connections| {
             let http = resources.http().expect("the HTTP client builds");
             let config = &resources.config;
@@ -99,8 +99,8 @@ impl Resources {
     }
 
     /// The store of single-use values, sealed with the configured key.
-    pub async fn store(&self) -> Result<Arc<Store>, StartupError> {
-        self.store
+    pub async fn single_use(&self) -> Result<Arc<SingleUse>, StartupError> {
+        self.single_use
             .get_or_try_init(|| async {
                 let sealer = self.sealer()?;
                 let backend = match (&self.config.redis_url, self.mode) {
@@ -111,7 +111,7 @@ impl Resources {
                         Backend::memory()
                     }
                 };
-                Ok(Arc::new(Store::new(backend, sealer)))
+                Ok(Arc::new(SingleUse::new(backend, sealer)))
             })
             .await
             .cloned()

@@ -10,7 +10,7 @@ use http::{Method, StatusCode};
 use integrations::connections::{ConnectionStore, DynamoStore};
 use integrations::refresher::refresh_due;
 use integrations::resources::Resources;
-use integrations::store::{Backend, Store};
+use integrations::single_use::{Backend, SingleUse};
 use integrations::{App, Function};
 use lambda_http::Body;
 use serde_json::{json, Value};
@@ -23,7 +23,7 @@ async fn connected_app(fake: &MockServer) -> App {
     let client = support::moto::client().await;
     let table = support::moto::create_table(&client).await;
     let connections = ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer()));
-    let store = Store::new(Backend::memory(), sealer());
+    let store = SingleUse::new(Backend::memory(), sealer());
     App::build(&Resources::with_stores(
         config(&fake.uri(), &[]),
         store,
@@ -688,7 +688,7 @@ async fn the_refresher_marks_nothing_on_ordinary_faults() {
             let config = config(&fake.uri(), &[]);
             let resources = Resources::with_stores(
                 config.clone(),
-                Store::new(Backend::memory(), sealer()),
+                SingleUse::new(Backend::memory(), sealer()),
                 Some(connections.clone()),
             );
             let keeper = resources.required_keeper().await.unwrap();

@@ -6,7 +6,7 @@ mod support;
 use http::StatusCode;
 use integrations::connections::{ConnectionStore, EmbeddedStore};
 use integrations::resources::Resources;
-use integrations::store::{Backend, Store};
+use integrations::single_use::{Backend, SingleUse};
 use integrations::Function;
 use support::*;
 use wiremock::MockServer;
@@ -43,7 +43,7 @@ async fn events_replay_through_the_handlers() {
     let dir = std::env::temp_dir().join(unique("events"));
     std::fs::create_dir_all(&dir).unwrap();
     let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
-    let store = Store::new(Backend::memory(), sealer());
+    let store = SingleUse::new(Backend::memory(), sealer());
     let resources = Resources::with_stores(
         config(&fake.uri(), &[]),
         store,

@@ -11,7 +11,7 @@ use fred::prelude::KeysInterface;
 use http::StatusCode;
 use integrations::connections::{ConnectionStore, EmbeddedStore};
 use integrations::resources::Resources;
-use integrations::store::{state_key, Backend, Store};
+use integrations::single_use::{state_key, Backend, SingleUse};
 use integrations::{App, Function};
 use lambda_http::Request;
 use serde_json::{json, Value};
@@ -57,7 +57,7 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
     let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
     let app = App::build(&Resources::with_stores(
         config(&fake.uri(), &[("API_KEYS", API_KEY)]),
-        Store::new(backend(StoreKind::Redis).await, sealer()),
+        SingleUse::new(backend(StoreKind::Redis).await, sealer()),
         Some(ConnectionStore::Embedded(kept)),
     ))
     .await

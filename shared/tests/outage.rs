@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use integrations::store::Backend;
+use integrations::single_use::Backend;
 use integrations::Function;
 use serde_json::json;
 use support::*;

@@ -480,7 +480,7 @@ async fn the_real_providers_urls_are_the_defaults() {
     );
     let app = app_with(
         config,
-        integrations::store::Store::new(integrations::store::Backend::memory(), sealer()),
+        integrations::single_use::SingleUse::new(integrations::single_use::Backend::memory(), sealer()),
     )
     .await;
     let consent = |provider: &'static str| {

@@ -8,7 +8,7 @@ use http::StatusCode;
 use integrations::crypto::Sealer;
 use integrations::handlers::{Authorize, Credentials, Load, OAuth2Callback, Service};
 use integrations::resources::{Mode, Resources, StartupError};
-use integrations::store::{credentials_key, state_key, Backend, Store};
+use integrations::single_use::{credentials_key, state_key, Backend, SingleUse};
 use integrations::{App, Config, Function};
 use serde_json::Value;
 use support::*;
@@ -25,7 +25,7 @@ async fn redis(url: &str) -> fred::clients::Client {
 /// Every endpoint on Redis database `db`, so a test that writes raw values there is alone.
 async fn app_on_database(fake: &str, db: u8) -> (App, fred::clients::Client) {
     let url = redis_database(db);
-    let store = Store::new(Backend::redis(&url, None).await.unwrap(), sealer());
+    let store = SingleUse::new(Backend::redis(&url, None).await.unwrap(), sealer());
     (app_with(config(fake, &[]), store).await, redis(&url).await)
 }
 

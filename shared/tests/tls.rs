@@ -5,7 +5,7 @@ mod support;
 use std::path::PathBuf;
 
 use http::StatusCode;
-use integrations::store::Backend;
+use integrations::single_use::Backend;
 use integrations::Function;
 use support::*;
 

@@ -14,11 +14,11 @@ use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
-use crate::store::{state_key, Store};
+use crate::single_use::{state_key, SingleUse};
 
 pub struct Authorize {
     providers: Providers,
-    store: Arc<Store>,
+    single_use: Arc<SingleUse>,
 }
 
 impl Handler for Authorize {
@@ -27,7 +27,7 @@ impl Handler for Authorize {
     async fn build(resources: &Resources) -> Result<Self, StartupError> {
         Ok(Authorize {
             providers: resources.config.providers.clone(),
-            store: resources.store().await?,
+            single_use: resources.single_use().await?,
         })
     }
 
@@ -42,7 +42,7 @@ impl Handler for Authorize {
             org_id: identity.org_id,
             code_verifier: authorization.code_verifier,
         };
-        self.store
+        self.single_use
             .put(&state_key(&authorization.state), &record, STATE_TTL)
             .await?;
         Ok(json_response(StatusCode::OK, &authorization.url))

@@ -16,7 +16,7 @@ use crate::request::{Fields, Identity};
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
-use crate::store::{credentials_key, Store};
+use crate::single_use::{credentials_key, SingleUse};
 
 pub struct Connection {
     providers: Providers,
@@ -26,7 +26,7 @@ pub struct Connection {
 pub struct Disconnect {
     providers: Providers,
     keeper: Arc<Keeper>,
-    store: Arc<Store>,
+    single_use: Arc<SingleUse>,
 }
 
 /// The disconnect's answer; `revoked` is true only where the provider confirmed the revocation,
@@ -76,7 +76,7 @@ impl Handler for Disconnect {
         Ok(Disconnect {
             providers: resources.config.providers.clone(),
             keeper: resources.required_keeper().await?,
-            store: resources.store().await?,
+            single_use: resources.single_use().await?,
         })
     }
 
@@ -87,7 +87,7 @@ impl Handler for Disconnect {
         let revocation = self.keeper.disconnect(provider, &id, context.deadline).await?;
         // The copy waiting for a `/credentials` hand-off would outlive the disconnect otherwise.
         let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);
-        self.store.discard(&key).await?;
+        self.single_use.discard(&key).await?;
         Ok(json_response(
             StatusCode::OK,
             &Disconnected {

@@ -58,7 +58,7 @@ impl Handler for Connections {
         };
         let (page, next) = self
             .keeper
-            .store()
+            .connections()
             .list(
                 &org_id,
                 text("user_id").as_deref(),

@@ -12,12 +12,12 @@ use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
-use crate::store::{credentials_key, Store};
+use crate::single_use::{credentials_key, SingleUse};
 use crate::tokens::TokenSet;
 
 pub struct Credentials {
     providers: Providers,
-    store: Arc<Store>,
+    single_use: Arc<SingleUse>,
 }
 
 impl Handler for Credentials {
@@ -26,7 +26,7 @@ impl Handler for Credentials {
     async fn build(resources: &Resources) -> Result<Self, StartupError> {
         Ok(Credentials {
             providers: resources.config.providers.clone(),
-            store: resources.store().await?,
+            single_use: resources.single_use().await?,
         })
     }
 
@@ -35,7 +35,11 @@ impl Handler for Credentials {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
         let identity = Fields::from_request(&request).await?.identity()?;
         let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);
-        let tokens: TokenSet = self.store.take(&key).await?.ok_or(Error::CredentialsNotFound)?;
+        let tokens: TokenSet = self
+            .single_use
+            .take(&key)
+            .await?
+            .ok_or(Error::CredentialsNotFound)?;
         Ok(json_response(StatusCode::OK, &tokens.raw))
     }
 }

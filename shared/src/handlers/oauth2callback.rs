@@ -15,11 +15,11 @@ use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{callback_page, html_response, Response};
 use crate::routes::Function;
-use crate::store::{credentials_key, state_key, Store};
+use crate::single_use::{credentials_key, state_key, SingleUse};
 
 pub struct OAuth2Callback {
     providers: Providers,
-    store: Arc<Store>,
+    single_use: Arc<SingleUse>,
     http: reqwest::Client,
     /// Where connections are kept for good, when this deployment has a store for them.
     keeper: Option<Arc<Keeper>>,
@@ -31,7 +31,7 @@ impl Handler for OAuth2Callback {
     async fn build(resources: &Resources) -> Result<Self, StartupError> {
         Ok(OAuth2Callback {
             providers: resources.config.providers.clone(),
-            store: resources.store().await?,
+            single_use: resources.single_use().await?,
             http: resources.http()?,
             keeper: resources.keeper().await?,
         })
@@ -46,7 +46,7 @@ impl Handler for OAuth2Callback {
         let text = |name: &str| query.present(name);
         let state = text("state").ok_or(Error::InvalidCallback("Missing state"))?;
         // Taken first, whatever else the query says: a state is spent by its first use.
-        let record: Option<StateRecord> = self.store.take(&state_key(&state)).await?;
+        let record: Option<StateRecord> = self.single_use.take(&state_key(&state)).await?;
         if let Some(error) = text("error") {
             let reason = match text("error_description") {
                 Some(description) => format!("{error}: {description}"),
@@ -71,7 +71,7 @@ impl Handler for OAuth2Callback {
             keeper.save(provider, &id, &tokens).await?;
         }
         let key = credentials_key(provider.name(), &record.org_id, &record.user_id);
-        self.store.put(&key, &tokens, CREDENTIALS_TTL).await?;
+        self.single_use.put(&key, &tokens, CREDENTIALS_TTL).await?;
         Ok(html_response(StatusCode::OK, &callback_page(None)))
     }
 }

@@ -58,7 +58,7 @@ impl Keeper {
                     Revocation::Failed
                 }
             };
-            if self.store.delete(id, connection.version).await? {
+            if self.connections.delete(id, connection.version).await? {
                 return Ok(revocation);
             }
         }
@@ -76,7 +76,7 @@ impl Keeper {
                 return Ok(connection);
             }
             match self
-                .store
+                .connections
                 .acquire_lease(id, connection.version, &owner, lease_ms, clock::now_ms())
                 .await?
             {

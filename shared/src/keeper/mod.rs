@@ -27,7 +27,7 @@ const COMMIT_BUDGET: Duration = Duration::from_secs(10);
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
 
 pub struct Keeper {
-    store: ConnectionStore,
+    connections: ConnectionStore,
     http: reqwest::Client,
     margin: Duration,
     request_timeout: Duration,
@@ -107,13 +107,13 @@ fn unreadable() -> Error {
 
 impl Keeper {
     pub fn new(
-        store: ConnectionStore,
+        connections: ConnectionStore,
         http: reqwest::Client,
         margin: Duration,
         request_timeout: Duration,
     ) -> Self {
         Keeper {
-            store,
+            connections,
             http,
             margin,
             request_timeout,
@@ -122,7 +122,7 @@ impl Keeper {
 
     /// Saves (or replaces) the connection a consent just made.
     pub async fn save(&self, provider: &Provider, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
-        self.store
+        self.connections
             .save_connected(
                 id,
                 &tokens.to_bytes(),
@@ -136,7 +136,7 @@ impl Keeper {
     }
 
     pub async fn get(&self, id: &ConnectionId) -> Result<Connection> {
-        self.store.get(id).await?.ok_or(Error::ConnectionNotFound)
+        self.connections.get(id).await?.ok_or(Error::ConnectionNotFound)
     }
 
     /// The time a refresh may take once started: the provider's answer, then the commit.
@@ -149,8 +149,8 @@ impl Keeper {
         self.refresh_budget() + CLOCK_SKEW
     }
 
-    pub fn store(&self) -> &ConnectionStore {
-        &self.store
+    pub fn connections(&self) -> &ConnectionStore {
+        &self.connections
     }
 
     /// Tokens fit for use: refreshed first when they expire within `margin` (or are past half
@@ -184,7 +184,7 @@ impl Keeper {
             min_time_to_refresh: self.refresh_budget(),
             owner: lease_owner(),
         };
-        let fresh = refresh::fresh_tokens(&self.store, id, options, |current| {
+        let fresh = refresh::fresh_tokens(&self.connections, id, options, |current| {
             self.refresh(provider, current)
         })
         .await
@@ -221,7 +221,7 @@ impl Keeper {
     /// whatever the refresh said. Marked at the version read, so that a newer connection (a
     /// reconnect, another refresh) is never marked by mistake.
     pub async fn refused_fresh_tokens(&self, id: &ConnectionId, version: u64) -> Result<()> {
-        self.store
+        self.connections
             .mark_needs_reauthorization(id, version, clock::now())
             .await?;
         Ok(())

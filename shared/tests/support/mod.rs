@@ -17,7 +17,7 @@ use base64::Engine;
 use http::{Method, StatusCode};
 use integrations::crypto::Sealer;
 use integrations::resources::Resources;
-use integrations::store::{Backend, Store};
+use integrations::single_use::{Backend, SingleUse};
 use integrations::Function;
 use integrations::{App, Config};
 use lambda_http::{Body, Request, RequestExt};
@@ -266,11 +266,11 @@ pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
 
 pub async fn app(kind: StoreKind, config: Config) -> App {
     let sealer = config.sealer().unwrap().unwrap();
-    app_with(config, Store::new(backend(kind).await, sealer)).await
+    app_with(config, SingleUse::new(backend(kind).await, sealer)).await
 }
 
 /// Every endpoint over `store`, as `local-api` builds them.
-pub async fn app_with(config: Config, store: Store) -> App {
+pub async fn app_with(config: Config, store: SingleUse) -> App {
     App::build(&Resources::with_stores(config, store, None))
         .await
         .unwrap()
@@ -278,7 +278,11 @@ pub async fn app_with(config: Config, store: Store) -> App {
 
 /// An app over `backend`, with providers that are never reached.
 pub async fn app_over(backend: Backend) -> App {
-    app_with(config("http://127.0.0.1:9", &[]), Store::new(backend, sealer())).await
+    app_with(
+        config("http://127.0.0.1:9", &[]),
+        SingleUse::new(backend, sealer()),
+    )
+    .await
 }
 
 /// `POST /integrations/{provider}/authorize` for user `u` of org `o`.

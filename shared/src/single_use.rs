@@ -189,14 +189,14 @@ impl MemoryBackend {
 }
 
 /// The store the handlers use: values are JSON, sealed under the key they are stored at.
-pub struct Store {
+pub struct SingleUse {
     backend: Backend,
     sealer: Sealer,
 }
 
-impl Store {
+impl SingleUse {
     pub fn new(backend: Backend, sealer: Sealer) -> Self {
-        Store { backend, sealer }
+        SingleUse { backend, sealer }
     }
 
     pub async fn put<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError> {
