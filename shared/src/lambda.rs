@@ -5,7 +5,6 @@
 //! the work is I/O, so worker threads would only add memory and start-up time.
 
 use std::convert::Infallible;
-
 use std::time::Duration;
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};

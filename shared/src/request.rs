@@ -171,12 +171,11 @@ impl Fields {
     /// The access token of the `credentials` field: the JSON object `/credentials` returned
     /// (or its text), which must carry a non-empty `access_token`.
     pub fn access_token(&self) -> Result<String> {
-        let malformed = || Error::MalformedCredentials;
         let parsed;
         let credentials = match self.0.get("credentials") {
             None => return Err(Error::MissingField("credentials")),
             Some(Value::String(text)) => {
-                parsed = serde_json::from_str::<Value>(text).map_err(|_| malformed())?;
+                parsed = serde_json::from_str::<Value>(text).map_err(|_| Error::MalformedCredentials)?;
                 &parsed
             }
             Some(value) => value,
@@ -186,7 +185,7 @@ impl Fields {
             Some(token) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()) => {
                 Ok(token.to_owned())
             }
-            _ => Err(malformed()),
+            _ => Err(Error::MalformedCredentials),
         }
     }
 }

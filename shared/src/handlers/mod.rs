@@ -12,8 +12,6 @@ mod token;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::clock::deadline_before;
-
 use http::Method;
 use lambda_http::{Request, RequestExt};
 use tracing::Instrument;
@@ -27,6 +25,7 @@ pub use oauth2callback::OAuth2Callback;
 pub use token::{AccessToken, Token};
 
 use crate::access::Access;
+use crate::clock::deadline_before;
 use crate::error::Result;
 use crate::resources::{Resources, StartupError};
 use crate::response::{self, Response};

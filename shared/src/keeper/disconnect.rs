@@ -44,10 +44,11 @@ impl Keeper {
     ) -> Result<Revocation> {
         for _ in 0..DISCONNECT_ATTEMPTS {
             let connection = self.leased(id, deadline).await?;
-            let tokens: TokenSet = match &connection.tokens {
-                Some(bytes) => TokenSet::from_bytes(bytes).ok_or_else(unreadable)?,
-                None => return Err(unreadable()),
-            };
+            let tokens = connection
+                .tokens
+                .as_deref()
+                .and_then(TokenSet::from_bytes)
+                .ok_or_else(unreadable)?;
             // Revoking the refresh token ends the whole grant where the provider has one.
             let token = tokens.refresh_token.as_deref().unwrap_or(&tokens.access_token);
             let revocation = match oauth::revoke(&self.http, provider, token).await {

@@ -127,18 +127,13 @@ impl Provider {
     /// The variables this provider still lacks for what an endpoint does with it. Deployed
     /// (`deployed`), the localhost default redirect URI is not good enough.
     pub fn missing(&self, needs: Needs, deployed: bool) -> Vec<String> {
-        let prefix = self.spec.env_prefix;
-        let mut missing = Vec::new();
-        if needs.client_id && self.client_id.is_none() {
-            missing.push(format!("{prefix}_CLIENT_ID"));
-        }
-        if needs.client_secret && self.client_secret.is_none() && !self.spec.secret_optional {
-            missing.push(format!("{prefix}_CLIENT_SECRET"));
-        }
-        if needs.redirect_uri && deployed && !self.redirect_uri_configured {
-            missing.push(format!("{prefix}_REDIRECT_URI"));
-        }
-        missing
+        let unmet = Needs {
+            client_id: needs.client_id && self.client_id.is_none(),
+            client_secret: needs.client_secret && self.client_secret.is_none() && !self.spec.secret_optional,
+            redirect_uri: needs.redirect_uri && deployed && !self.redirect_uri_configured,
+            ..Needs::NOTHING
+        };
+        unmet.variables(self.spec)
     }
 }
 
