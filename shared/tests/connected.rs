@@ -611,11 +611,7 @@ async fn a_refresh_that_rotates_then_hangs_ends_in_one_reconnect() {
     let fake = MockServer::start().await;
     let app = connected_app(&fake).await;
     let (user, org) = connect(&app, &fake, "airtable", "airtable-access-0").await;
-    let rotating = fakes::Rotating {
-        provider: "airtable",
-        current: Arc::new(std::sync::Mutex::new("airtable-refresh-token".into())),
-        ..fakes::Rotating::default()
-    };
+    let rotating = fakes::Rotating::new("airtable", "airtable-refresh-token");
     Mock::given(method("POST"))
         .and(path("/airtable/token"))
         .respond_with(fakes::HangsOnce::new(rotating.clone()))

@@ -9,7 +9,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use integrations::connections::ConnectionId;
@@ -376,11 +376,7 @@ async fn a_refresh_whose_process_died_is_taken_over_after_its_lease() {
     let fake = MockServer::start().await;
     let (env, store) = support::moto::kept_env(&fake.uri()).await;
     let id = support::moto::seed(&store, "hubspot", "hubspot-refresh-0", 1).await;
-    let rotating = fakes::Rotating {
-        provider: "hubspot",
-        current: Arc::new(Mutex::new("hubspot-refresh-0".into())),
-        ..fakes::Rotating::default()
-    };
+    let rotating = fakes::Rotating::new("hubspot", "hubspot-refresh-0");
     wiremock::Mock::given(wiremock::matchers::path("/hubspot/token"))
         .respond_with(StuckOnce(rotating.clone(), Arc::default()))
         .mount(&fake)

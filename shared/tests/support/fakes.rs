@@ -419,6 +419,15 @@ pub struct Rotating {
 }
 
 impl Rotating {
+    /// Not mounted yet; `first` is the one refresh token it accepts.
+    pub fn new(provider: &'static str, first: &str) -> Self {
+        Rotating {
+            provider,
+            current: Arc::new(Mutex::new(first.to_owned())),
+            ..Rotating::default()
+        }
+    }
+
     fn grant(&self, request: &Request) -> Option<String> {
         let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
         let basic_ok = auth
@@ -480,11 +489,7 @@ impl wiremock::Respond for Rotating {
 }
 
 pub async fn rotating(fake: &MockServer, provider: &'static str, first: &str) -> Rotating {
-    let rotating = Rotating {
-        provider,
-        current: Arc::new(Mutex::new(first.to_owned())),
-        ..Rotating::default()
-    };
+    let rotating = Rotating::new(provider, first);
     Mock::given(method("POST"))
         .and(path(format!("/{provider}/token")))
         .and(move |request: &Request| !String::from_utf8_lossy(&request.body).contains("authorization_code"))
