@@ -3,8 +3,9 @@
 //! that it cannot drift from them; `GET /openapi.json` serves it and the repository keeps a copy
 //! (`openapi.json`) that a test holds equal to it.
 
+use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
-use integrations::handlers::{AccessToken, ConnectionsPage, Disconnected, DEFAULT_LIMIT, MAX_LIMIT};
+use integrations::handlers::{AccessToken, ConnectionsPage, Disconnected, DEFAULT_LIMIT};
 use integrations::ids::MAX_ID_BYTES;
 use integrations::item::Item;
 use integrations::keeper::{Metadata, Revocation};
@@ -246,7 +247,7 @@ fn operation(function: Function) -> OperationBuilder {
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .minimum(Some(1))
-                    .maximum(Some(MAX_LIMIT as u32))
+                    .maximum(Some(MAX_PAGE as u32))
                     .default(Some(json!(DEFAULT_LIMIT)))
                     .into(),
             ))

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use integrations::providers::{airtable, hubspot, notion};
-use integrations::single_use::{credentials_key, Backend, SingleUse};
+use integrations::single_use::{credentials_key, RedisBackend, SingleUse};
 use integrations::tokens::TokenSet;
 use serde_json::{json, Value};
 use support::runtime::{event, form_event, Function, Outcome};
@@ -127,7 +127,7 @@ async fn warm() -> Vec<Row> {
     rows.push(warm_row(&authorize, (0..WARM_INVOCATIONS + 5).map(|_| invoke()).collect()).await);
 
     // Credentials waiting to be picked up, one per invocation, as the callback leaves them.
-    let store = SingleUse::new(Backend::redis(&redis_url(), None).await.unwrap(), sealer());
+    let store = SingleUse::new(RedisBackend::connect(&redis_url(), None).await.unwrap(), sealer());
     let raw = json!({ "access_token": "secret-token", "token_type": "bearer", "workspace_id": "w",
         "owner": { "type": "user" }, "bot_id": "b" });
     let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), 0).unwrap();

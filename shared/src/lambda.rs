@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::clock::deadline_before;
 use crate::config::Config;
-use crate::handlers::{Handler, Service};
+use crate::handlers::{Endpoint, Handler, Service};
 use crate::refresher::refresh_due;
 use crate::resources::{Mode, Resources, StartupError};
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::connections::refresh::Due;
-use crate::connections::ConnectionStore;
+use crate::connections::{ConnectionStore, SharedStore};
 use crate::error::Error;
 use crate::keeper::Keeper;
 use crate::providers::{Needs, Providers};
@@ -129,7 +129,7 @@ pub async fn refresh_due(
 
 /// Seals every connection still under an old key again under the current one, conditional on
 /// its version (a refresh or reconnect meanwhile wrote it under the current key anyway).
-async fn reseal(store: &ConnectionStore, deadline: Option<Instant>, summary: &mut Summary) {
+async fn reseal(store: &SharedStore, deadline: Option<Instant>, summary: &mut Summary) {
     let mut cursor = None;
     loop {
         let (page, next) = match store.under_old_keys(PAGE, cursor.as_deref()).await {

@@ -6,11 +6,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::OnceCell;
 
 use crate::config::Config;
-use crate::connections::{ConnectionStore, DynamoStore};
+use crate::connections::{self, DynamoStore, SharedStore};
 use crate::crypto::{KeyError, Sealer};
 use crate::error::StoreError;
 use crate::keeper::Keeper;
-use crate::single_use::{Backend, SingleUse};
+use crate::single_use::{MemoryBackend, RedisBackend, SingleUse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -65,7 +65,7 @@ impl Resources {
 
     /// Resources over stores built elsewhere (tests pick Redis or the in-process store, and
     /// DynamoDB, a redb file or no connections at all).
-    pub fn with_stores(config: Config, store: SingleUse, connections: Option<ConnectionStore>) -> Self {
+    pub fn with_stores(config: Config, store: SingleUse, connections: Option<SharedStore>) -> Self {
         let resources = Resources::new(config, Mode::Local);
         let _ = resources.single_use.set(Arc::new(store));
         let keeper = connections.map(|connections| {
@@ -103,15 +103,18 @@ impl Resources {
         self.single_use
             .get_or_try_init(|| async {
                 let sealer = self.sealer()?;
-                let backend = match (&self.config.redis_url, self.mode) {
-                    (Some(url), _) => Backend::redis(url, self.config.redis_ca_cert.as_deref()).await?,
+                let single_use = match (&self.config.redis_url, self.mode) {
+                    (Some(url), _) => {
+                        let redis = RedisBackend::connect(url, self.config.redis_ca_cert.as_deref()).await?;
+                        SingleUse::new(redis, sealer)
+                    }
                     (None, Mode::Lambda) => return Err(StartupError::MissingRedisUrl),
                     (None, Mode::Local) => {
                         tracing::info!("REDIS_URL is not set: using the in-process store (lost on restart)");
-                        Backend::memory()
+                        SingleUse::new(MemoryBackend::default(), sealer)
                     }
                 };
-                Ok(Arc::new(SingleUse::new(backend, sealer)))
+                Ok(Arc::new(single_use))
             })
             .await
             .cloned()
@@ -124,7 +127,7 @@ impl Resources {
             .get_or_try_init(|| async {
                 let store = match (&self.config.connections_table, self.mode) {
                     (Some(table), _) => {
-                        ConnectionStore::Dynamo(DynamoStore::from_env(table, self.sealer()?, self.http()?))
+                        connections::shared(DynamoStore::from_env(table, self.sealer()?, self.http()?))
                     }
                     (None, Mode::Lambda) => return Ok(None),
                     (None, Mode::Local) => self.embedded_store()?,
@@ -147,7 +150,7 @@ impl Resources {
     }
 
     #[cfg(feature = "embedded")]
-    fn embedded_store(&self) -> Result<ConnectionStore, StartupError> {
+    fn embedded_store(&self) -> Result<SharedStore, StartupError> {
         let dir = &self.config.data_dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| StartupError::Connections(format!("{}: {e}", dir.display())))?;
@@ -157,12 +160,12 @@ impl Resources {
             path.display()
         );
         crate::connections::EmbeddedStore::open(&path, self.sealer()?)
-            .map(ConnectionStore::Embedded)
+            .map(connections::shared)
             .map_err(|e| StartupError::Connections(e.to_string()))
     }
 
     #[cfg(not(feature = "embedded"))]
-    fn embedded_store(&self) -> Result<ConnectionStore, StartupError> {
+    fn embedded_store(&self) -> Result<SharedStore, StartupError> {
         Err(StartupError::MissingConnectionsTable)
     }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenSet {
     pub access_token: String,
     pub refresh_token: Option<String>,
@@ -29,8 +29,8 @@ impl std::fmt::Debug for TokenSet {
 }
 
 impl TokenSet {
-    /// The bytes the connection store keeps (and seals). Serialising cannot fail: the fields are
-    /// strings, numbers and a JSON object with string keys.
+    /// The bytes a connections backend seals. Serialising cannot fail: the fields are strings,
+    /// numbers and a JSON object with string keys.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a TokenSet always serialises")
     }

@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
-use integrations::connections::{ConnectionStore, DynamoStore};
+use integrations::connections::{self, ConnectionStore, DynamoStore};
 use integrations::refresher::refresh_due;
 use integrations::resources::Resources;
-use integrations::single_use::{Backend, SingleUse};
+use integrations::single_use::{MemoryBackend, SingleUse};
 use integrations::{App, Function};
 use lambda_http::Body;
 use serde_json::{json, Value};
@@ -22,8 +22,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 async fn connected_app(fake: &MockServer) -> App {
     let client = support::moto::client().await;
     let table = support::moto::create_table(&client).await;
-    let connections = ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer()));
-    let store = SingleUse::new(Backend::memory(), sealer());
+    let connections = connections::shared(DynamoStore::new(client, table, sealer()));
+    let store = SingleUse::new(MemoryBackend::default(), sealer());
     App::build(&Resources::with_stores(
         config(&fake.uri(), &[]),
         store,
@@ -679,12 +679,12 @@ async fn the_refresher_marks_nothing_on_ordinary_faults() {
             let fake = MockServer::start().await;
             let client = support::moto::client().await;
             let table = support::moto::create_table(&client).await;
-            let connections = ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer()));
+            let connections = connections::shared(DynamoStore::new(client, table, sealer()));
             let seeded = support::moto::seed(&connections, provider, "refresh-0", 60).await;
             let config = config(&fake.uri(), &[]);
             let resources = Resources::with_stores(
                 config.clone(),
-                SingleUse::new(Backend::memory(), sealer()),
+                SingleUse::new(MemoryBackend::default(), sealer()),
                 Some(connections.clone()),
             );
             let keeper = resources.required_keeper().await.unwrap();

@@ -4,9 +4,9 @@
 mod support;
 
 use http::StatusCode;
-use integrations::connections::{ConnectionStore, EmbeddedStore};
+use integrations::connections::{self, EmbeddedStore};
 use integrations::resources::Resources;
-use integrations::single_use::{Backend, SingleUse};
+use integrations::single_use::{MemoryBackend, SingleUse};
 use integrations::Function;
 use support::*;
 use wiremock::MockServer;
@@ -43,12 +43,8 @@ async fn events_replay_through_the_handlers() {
     let dir = std::env::temp_dir().join(unique("events"));
     std::fs::create_dir_all(&dir).unwrap();
     let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
-    let store = SingleUse::new(Backend::memory(), sealer());
-    let resources = Resources::with_stores(
-        config(&fake.uri(), &[]),
-        store,
-        Some(ConnectionStore::Embedded(kept)),
-    );
+    let store = SingleUse::new(MemoryBackend::default(), sealer());
+    let resources = Resources::with_stores(config(&fake.uri(), &[]), store, Some(connections::shared(kept)));
     let app = integrations::App::build(&resources).await.unwrap();
     for (name, expected, says) in EVENTS {
         let file = event_path(name);

@@ -5,7 +5,6 @@ mod support;
 use std::time::Duration;
 
 use http::StatusCode;
-use integrations::single_use::SingleUse;
 use integrations::App;
 use integrations::Function;
 use serde_json::{json, Value};
@@ -469,7 +468,7 @@ async fn ids_with_separators_do_not_collide(kind: StoreKind) {
 }
 
 async fn stored_values_expire(kind: StoreKind) {
-    let store = SingleUse::new(backend(kind).await, sealer());
+    let store = single_use(kind, sealer()).await;
     let key = unique("integrations:test");
     store
         .put(&key, &json!({ "n": 1 }), Duration::from_millis(100))

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use fred::prelude::KeysInterface;
 use http::StatusCode;
-use integrations::connections::{ConnectionStore, EmbeddedStore};
+use integrations::connections::{self, EmbeddedStore};
 use integrations::resources::Resources;
-use integrations::single_use::{state_key, Backend, SingleUse};
+use integrations::single_use::{state_key, RedisBackend};
 use integrations::{App, Function};
 use lambda_http::Request;
 use serde_json::{json, Value};
@@ -57,14 +57,13 @@ async fn a_traced_flow_per_provider_logs_no_secret() {
     let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
     let app = App::build(&Resources::with_stores(
         config(&fake.uri(), &[("API_KEYS", API_KEY)]),
-        SingleUse::new(backend(StoreKind::Redis).await, sealer()),
-        Some(ConnectionStore::Embedded(kept)),
+        single_use(StoreKind::Redis, sealer()).await,
+        Some(connections::shared(kept)),
     ))
     .await
     .unwrap();
-    let Backend::Redis(redis) = Backend::redis(&redis_url(), None).await.unwrap() else {
-        panic!("Redis")
-    };
+    let redis = RedisBackend::connect(&redis_url(), None).await.unwrap();
+    let redis = redis.client();
     let mut secrets: Vec<String> = vec![API_KEY.into(), TEST_KEY.into()];
     for provider in fakes::providers() {
         secrets.push(fakes::connected_refresh_token(provider).to_owned());

@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use integrations::single_use::Backend;
+use integrations::single_use::RedisBackend;
 use integrations::Function;
 use serde_json::json;
 use support::*;
@@ -13,7 +13,7 @@ use support::*;
 #[tokio::test]
 async fn redis_down_is_a_quick_503_and_its_return_is_noticed() {
     let mut server = RedisServer::start(&[]);
-    let backend = Backend::redis(&server.url(), None).await.unwrap();
+    let backend = RedisBackend::connect(&server.url(), None).await.unwrap();
     let app = app_over(backend).await;
     assert_eq!(
         call(&app, Function::Authorize, authorize_request("notion"))

@@ -480,7 +480,10 @@ async fn the_real_providers_urls_are_the_defaults() {
     );
     let app = app_with(
         config,
-        integrations::single_use::SingleUse::new(integrations::single_use::Backend::memory(), sealer()),
+        integrations::single_use::SingleUse::new(
+            integrations::single_use::MemoryBackend::default(),
+            sealer(),
+        ),
     )
     .await;
     let consent = |provider: &'static str| {

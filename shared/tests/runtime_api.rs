@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use integrations::connections::ConnectionId;
+use integrations::connections::{ConnectionId, ConnectionStore};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use support::runtime::{event, form_event, query_event, Function, Outcome};

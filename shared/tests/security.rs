@@ -6,9 +6,9 @@ use fred::prelude::{ClientLike, KeysInterface};
 use fred::types::CustomCommand;
 use http::StatusCode;
 use integrations::crypto::Sealer;
-use integrations::handlers::{Authorize, Credentials, Load, OAuth2Callback, Service};
+use integrations::handlers::{Authorize, Credentials, Endpoint, Load, OAuth2Callback, Service};
 use integrations::resources::{Mode, Resources, StartupError};
-use integrations::single_use::{credentials_key, state_key, Backend, SingleUse};
+use integrations::single_use::{credentials_key, state_key, RedisBackend, SingleUse};
 use integrations::{App, Config, Function};
 use serde_json::Value;
 use support::*;
@@ -16,16 +16,13 @@ use wiremock::MockServer;
 
 /// A client of its own on the Redis database at `url`, to look at what the app wrote.
 async fn redis(url: &str) -> fred::clients::Client {
-    match Backend::redis(url, None).await.unwrap() {
-        Backend::Redis(client) => client,
-        Backend::Memory(_) => unreachable!(),
-    }
+    RedisBackend::connect(url, None).await.unwrap().client().clone()
 }
 
 /// Every endpoint on Redis database `db`, so a test that writes raw values there is alone.
 async fn app_on_database(fake: &str, db: u8) -> (App, fred::clients::Client) {
     let url = redis_database(db);
-    let store = SingleUse::new(Backend::redis(&url, None).await.unwrap(), sealer());
+    let store = SingleUse::new(RedisBackend::connect(&url, None).await.unwrap(), sealer());
     (app_with(config(fake, &[]), store).await, redis(&url).await)
 }
 

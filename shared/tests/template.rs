@@ -262,3 +262,112 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redi
 fn deployable() -> impl Iterator<Item = &'static ProviderSpec> {
     integrations::providers::deployable()
 }
+
+const GENERATED_BEGIN: &str = "          # Provider variables, generated from Function::needs \
+    (UPDATE_TEMPLATE=1 cargo test -p integrations --test template):";
+const GENERATED_END: &str = "          # End of the generated provider variables.";
+
+/// `NOTION` or `CLIENT_ID` as CloudFormation names it: `Notion`, `ClientId`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|word| word[..1].to_owned() + &word[1..].to_lowercase())
+        .collect()
+}
+
+/// The variables a function reads of every deployable provider, as `template.yaml` passes them:
+/// each from its provider's parameter, the redirect URI derived from `PublicBaseUrl` unless set.
+fn generated_variables(function: &str) -> Vec<String> {
+    let needs = match Function::from_name(function) {
+        Some(function) => function.needs(),
+        None => integrations::refresher::NEEDS,
+    };
+    let mut lines = Vec::new();
+    for spec in deployable() {
+        let prefix = spec.env_prefix;
+        for variable in needs.variables(spec) {
+            let suffix = &variable[prefix.len() + 1..];
+            let parameter = camel(prefix) + &camel(suffix);
+            if suffix == "REDIRECT_URI" {
+                lines.push(format!("          {variable}: !If"));
+                lines.push(format!("            - Has{parameter}"));
+                lines.push(format!("            - !Ref {parameter}"));
+                lines.push(format!(
+                    "            - !If [HasPublicBaseUrl, !Sub \"${{PublicBaseUrl}}/integrations/{}/oauth2callback\", \"\"]",
+                    spec.name
+                ));
+            } else {
+                lines.push(format!("          {variable}: !Ref {parameter}"));
+            }
+        }
+    }
+    lines
+}
+
+/// Adding a provider adds its parameters by hand; its variables in each function are generated
+/// here, so none is forgotten and none leaks to a function that does not read it.
+#[test]
+fn the_provider_variables_are_the_generated_ones() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let committed = std::fs::read_to_string(path).unwrap();
+    let mut generated = Vec::new();
+    let mut binary = None;
+    let mut blocks = BTreeSet::new();
+    let mut lines = committed.lines();
+    while let Some(line) = lines.next() {
+        generated.push(line.to_owned());
+        if let Some(name) = line.trim().strip_prefix("Binary: ") {
+            binary = Some(name.to_owned());
+        }
+        if line == GENERATED_BEGIN {
+            let function = binary.clone().expect("a generated block inside a function");
+            generated.extend(generated_variables(&function));
+            assert!(
+                lines.by_ref().any(|line| line == GENERATED_END),
+                "{function}: the generated block has no end line"
+            );
+            generated.push(GENERATED_END.to_owned());
+            blocks.insert(function);
+        }
+    }
+    let reading: BTreeSet<String> = expected_environment()
+        .into_keys()
+        .filter(|function| !generated_variables(function).is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        blocks, reading,
+        "each function that reads provider variables has one generated block in template.yaml"
+    );
+    // What the generated lines refer to is the hand-written part: each provider's parameters and
+    // its redirect URI's condition.
+    let template = template();
+    let (parameters, conditions) = (&template["Parameters"], &template["Conditions"]);
+    let lines: Vec<String> = blocks
+        .iter()
+        .flat_map(|function| generated_variables(function))
+        .collect();
+    for line in lines.iter().map(|line| line.trim()) {
+        if let Some((_, parameter)) = line.split_once("!Ref ") {
+            assert!(
+                parameters.get(parameter).is_some(),
+                "template.yaml lacks the parameter {parameter} a function reads"
+            );
+        }
+        if let Some(condition) = line.strip_prefix("- Has") {
+            assert!(
+                conditions.get(format!("Has{condition}")).is_some(),
+                "template.yaml lacks the condition Has{condition}"
+            );
+        }
+    }
+    let generated = generated.join("\n") + "\n";
+    if std::env::var_os("UPDATE_TEMPLATE").is_some() {
+        std::fs::write(path, &generated).unwrap();
+        return;
+    }
+    assert!(
+        committed == generated,
+        "template.yaml's provider variables are not the generated ones: run \
+         `UPDATE_TEMPLATE=1 cargo test -p integrations --test template` and commit it"
+    );
+}

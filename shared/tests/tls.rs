@@ -5,7 +5,7 @@ mod support;
 use std::path::PathBuf;
 
 use http::StatusCode;
-use integrations::single_use::Backend;
+use integrations::single_use::RedisBackend;
 use integrations::Function;
 use support::*;
 
@@ -61,7 +61,7 @@ async fn rediss_with_a_private_ca_and_a_password_works_end_to_end() {
     // The CA as a path, and inline, as REDIS_CA_CERT may hold either.
     let inline = std::fs::read_to_string(pki.path("ca.pem")).unwrap();
     for ca in [pki.path("ca.pem"), inline] {
-        let backend = Backend::redis(&url, Some(&ca))
+        let backend = RedisBackend::connect(&url, Some(&ca))
             .await
             .expect("TLS connection with the private CA");
         let app = app_over(backend).await;
@@ -87,7 +87,7 @@ async fn rediss_refuses_what_it_cannot_trust_or_open() {
     let server = RedisServer::start_tls(&pki.path("server.pem"), &pki.path("server.key"), "right-password");
 
     // Without the private CA the system roots do not know the certificate.
-    let error = Backend::redis(&server.url(), None)
+    let error = RedisBackend::connect(&server.url(), None)
         .await
         .err()
         .expect("untrusted certificate");
@@ -98,7 +98,7 @@ async fn rediss_refuses_what_it_cannot_trust_or_open() {
     );
 
     let wrong_password = server.url().replace("right-password", "wrong-password");
-    let error = Backend::redis(&wrong_password, Some(&pki.path("ca.pem")))
+    let error = RedisBackend::connect(&wrong_password, Some(&pki.path("ca.pem")))
         .await
         .err()
         .expect("wrong password");
@@ -109,7 +109,7 @@ async fn rediss_refuses_what_it_cannot_trust_or_open() {
         "{message}"
     );
 
-    let error = Backend::redis(
+    let error = RedisBackend::connect(
         &server.url(),
         Some("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"),
     )
@@ -117,7 +117,7 @@ async fn rediss_refuses_what_it_cannot_trust_or_open() {
     .err()
     .expect("a broken CA");
     assert!(error.to_string().contains("REDIS_CA_CERT"), "{error}");
-    let error = Backend::redis(&server.url(), Some("/nonexistent/ca.pem"))
+    let error = RedisBackend::connect(&server.url(), Some("/nonexistent/ca.pem"))
         .await
         .err()
         .expect("a missing CA file");

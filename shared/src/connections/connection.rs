@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ConnectionId;
+use crate::tokens::TokenSet;
 
 /// A connection the `due` index lists: which one, and when its access token expires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +47,13 @@ pub struct Account {
     pub name: Option<String>,
 }
 
-/// A stored connection. `tokens` is `None` when the sealed token set does not open here.
+/// A stored connection. `tokens` is `None` when the sealed token set does not open here, or was
+/// not read (listings).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: ConnectionId,
     pub status: Status,
-    pub tokens: Option<Vec<u8>>,
+    pub tokens: Option<TokenSet>,
     pub scopes: Vec<String>,
     pub account: Option<Account>,
     /// Unix seconds.
@@ -73,7 +75,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("id", &self.id)
             .field("status", &self.status)
-            .field("tokens", &self.tokens.as_ref().map(|_| "<sealed>"))
+            .field("tokens", &self.tokens)
             .field("scopes", &self.scopes)
             .field("account", &self.account)
             .field("created_at", &self.created_at)

@@ -94,7 +94,7 @@ pub(super) fn check_limit(limit: usize) -> Result<(), ConnectionStoreError> {
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(())
     } else {
-        Err(ConnectionStoreError::InvalidLimit(limit))
+        Err(ConnectionStoreError::InvalidLimit)
     }
 }
 

@@ -4,6 +4,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{Account, Connection, ConnectionId, ConnectionStoreError, LeaseOutcome, Status};
 use crate::crypto::Sealer;
+use crate::tokens::TokenSet;
+
+/// The token set as a backend stores it: sealed under the connection's key, so that an item
+/// copied under another key does not open.
+pub(super) fn seal(sealer: &Sealer, id: &ConnectionId, tokens: &TokenSet) -> String {
+    sealer.seal(&id.key(), &tokens.to_bytes())
+}
 
 /// A connection as stored, tokens still sealed; the backends keep exactly these fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +57,10 @@ impl Record {
         let Some(sealed) = self.tokens.as_deref() else {
             return Ok(self.into_connection(id, None, false));
         };
-        let tokens = agrees.then(|| sealer.open(key, sealed)).flatten();
+        let tokens = agrees
+            .then(|| sealer.open(key, sealed))
+            .flatten()
+            .and_then(|bytes| TokenSet::from_bytes(&bytes));
         let current_key = tokens.is_some() && sealer.is_current(sealed);
         if !agrees {
             tracing::error!(
@@ -60,13 +70,13 @@ impl Record {
         } else if tokens.is_none() {
             tracing::warn!(
                 provider = %id.provider,
-                "a connection's tokens could not be opened (tampered, moved or unknown key)"
+                "a connection's tokens could not be opened (tampered, moved, unknown key or unknown shape)"
             );
         }
         Ok(self.into_connection(id, tokens, current_key))
     }
 
-    fn into_connection(self, id: ConnectionId, tokens: Option<Vec<u8>>, current_key: bool) -> Connection {
+    fn into_connection(self, id: ConnectionId, tokens: Option<TokenSet>, current_key: bool) -> Connection {
         Connection {
             id,
             status: self.status,

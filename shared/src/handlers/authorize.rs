@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
 use crate::config::STATE_TTL;
 use crate::error::Result;
 use crate::oauth::{self, StateRecord};
@@ -30,7 +30,9 @@ impl Handler for Authorize {
             single_use: resources.single_use().await?,
         })
     }
+}
 
+impl Serve for Authorize {
     /// A fresh single-use state bound to provider, user and org; 200 with the consent URL.
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::CONSENT)?;

@@ -8,7 +8,7 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::Serialize;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
 use crate::error::Result;
 use crate::keeper::{self, Keeper, Metadata, Revocation};
 use crate::providers::{Needs, Providers};
@@ -53,7 +53,9 @@ impl Handler for Connection {
             keeper: resources.required_keeper().await?,
         })
     }
+}
 
+impl Serve for Connection {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
         let identity = query_identity(&request)?;
@@ -79,9 +81,12 @@ impl Handler for Disconnect {
             single_use: resources.single_use().await?,
         })
     }
+}
 
+impl Serve for Disconnect {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
-        let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
+        // Revoking authenticates the client.
+        let provider = self.providers.get(&context.provider, Needs::CLIENT)?;
         let identity = query_identity(&request)?;
         let id = keeper::connection_id(provider, &identity.org_id, &identity.user_id)?;
         let revocation = self.keeper.disconnect(provider, &id, context.deadline).await?;

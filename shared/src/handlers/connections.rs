@@ -7,17 +7,17 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::Serialize;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
+use crate::connections::{ConnectionStore, ConnectionStoreError};
 use crate::error::{Error, Result};
-use crate::ids;
 use crate::keeper::{Keeper, Metadata};
 use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
 
+/// The page size without a `limit`; at most [`crate::connections::MAX_PAGE`].
 pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 100;
 
 /// A page of an org's connections; `next_cursor` is `null` on the last one.
 #[derive(Debug, Serialize)]
@@ -39,22 +39,17 @@ impl Handler for Connections {
             keeper: resources.required_keeper().await?,
         })
     }
+}
 
+impl Serve for Connections {
     async fn serve(&self, request: Request, _: &Context) -> Result<Response> {
         let query = Fields::of_query(&request)?;
         let text = |name: &str| query.present(name);
         let org_id = text("org_id").ok_or(Error::MissingField("org_id"))?;
-        ids::check("org_id", &org_id)?;
+        // The store checks the ids, the range and the cursor.
         let limit = match text("limit") {
             None => DEFAULT_LIMIT,
-            Some(limit) => limit
-                .parse()
-                .ok()
-                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                .ok_or_else(|| Error::InvalidField {
-                    name: "limit".into(),
-                    why: format!("must be a number from 1 to {MAX_LIMIT}"),
-                })?,
+            Some(limit) => limit.parse().map_err(|_| ConnectionStoreError::InvalidLimit)?,
         };
         let (page, next) = self
             .keeper

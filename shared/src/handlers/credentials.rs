@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
 use crate::error::{Error, Result};
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
@@ -29,7 +29,9 @@ impl Handler for Credentials {
             single_use: resources.single_use().await?,
         })
     }
+}
 
+impl Serve for Credentials {
     /// The token response exactly as the provider sent it, once.
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
 use crate::error::{Error, Result};
 use crate::item::Item;
 use crate::keeper::{self, Keeper};
@@ -34,7 +34,9 @@ impl Handler for Load {
             keeper: resources.keeper().await?,
         })
     }
+}
 
+impl Serve for Load {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let fields = Fields::from_request(&request).await?;
         if fields.has("credentials") {

@@ -8,6 +8,7 @@ mod credentials;
 mod load;
 mod oauth2callback;
 mod token;
+mod unkept;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -18,11 +19,12 @@ use tracing::Instrument;
 
 pub use authorize::Authorize;
 pub use connection::{Connection, Disconnect, Disconnected};
-pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT, MAX_LIMIT};
+pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT};
 pub use credentials::Credentials;
 pub use load::Load;
 pub use oauth2callback::OAuth2Callback;
 pub use token::{AccessToken, Token};
+pub use unkept::Unkept;
 
 use crate::access::Access;
 use crate::clock::deadline_before;
@@ -34,14 +36,23 @@ use crate::routes::Function;
 /// Time kept back from the Lambda deadline to send the 504 before the function is stopped.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
+/// What an endpoint does with a request the shared wrapper let through.
+pub trait Serve: Send + Sync + 'static {
+    fn serve(&self, request: Request, context: &Context) -> impl Future<Output = Result<Response>> + Send;
+}
+
 /// One endpoint, bound to its function at compile time.
-pub trait Handler: Sized + Send + Sync + 'static {
+pub trait Handler: Serve + Sized {
     const FUNCTION: Function;
 
     /// Builds what this endpoint needs, and nothing else, from the process's resources.
     fn build(resources: &Resources) -> impl Future<Output = Result<Self, StartupError>> + Send;
+}
 
-    fn serve(&self, request: Request, context: &Context) -> impl Future<Output = Result<Response>> + Send;
+/// A function's endpoint, whichever handler serves it: what `local-api` and the tests route to.
+#[dynosaur::dynosaur(pub DynEndpoint = dyn(box) Endpoint)]
+pub trait Endpoint: Send + Sync {
+    fn handle(&self, request: Request) -> impl Future<Output = Response> + Send;
 }
 
 /// What the shared wrapper learnt of a request before handing it over.
@@ -55,6 +66,7 @@ pub struct Context {
 
 /// A handler with access control, the deadline, error responses and a span per request.
 pub struct Service<H> {
+    function: Function,
     access: Access,
     handler: H,
 }
@@ -62,16 +74,15 @@ pub struct Service<H> {
 impl<H: Handler> Service<H> {
     pub async fn build(resources: &Resources) -> Result<Self, StartupError> {
         Ok(Service {
+            function: H::FUNCTION,
             access: Access::new(&resources.config),
             handler: H::build(resources).await?,
         })
     }
+}
 
-    pub fn access(&self) -> &Access {
-        &self.access
-    }
-
-    pub async fn handle(&self, request: Request) -> Response {
+impl<H: Serve> Endpoint for Service<H> {
+    async fn handle(&self, request: Request) -> Response {
         let context = Context {
             provider: request
                 .path_parameters_ref()
@@ -85,10 +96,16 @@ impl<H: Handler> Service<H> {
         let span = tracing::info_span!(
             "request",
             request_id = request_id(&request),
-            function = H::FUNCTION.name(),
+            function = self.function.name(),
             provider = context.provider.as_str(),
         );
         self.respond(request, context).instrument(span).await
+    }
+}
+
+impl<H: Serve> Service<H> {
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     async fn respond(&self, request: Request, context: Context) -> Response {
@@ -109,7 +126,7 @@ impl<H: Handler> Service<H> {
             };
             result.unwrap_or_else(|error| {
                 failure = Some(error.to_string());
-                response::error(&error, H::FUNCTION.error_format())
+                response::error(&error, self.function.error_format())
             })
         };
         self.access.add_cors_headers(origin.as_ref(), &mut response);
@@ -124,7 +141,7 @@ impl<H: Handler> Service<H> {
     }
 
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
-        if !H::FUNCTION.is_browser_facing() {
+        if !self.function.is_browser_facing() {
             self.access.check_api_key(request.headers())?;
         }
         self.handler.serve(request, context).await

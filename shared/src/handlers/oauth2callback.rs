@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use lambda_http::Request;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
 use crate::config::CREDENTIALS_TTL;
 use crate::error::{Error, Result};
 use crate::keeper::{self, Keeper};
@@ -36,7 +36,9 @@ impl Handler for OAuth2Callback {
             keeper: resources.keeper().await?,
         })
     }
+}
 
+impl Serve for OAuth2Callback {
     /// Consumes the state, exchanges the code, keeps the tokens for the one-time pick-up and,
     /// where connections are kept, saves the connection.
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {

@@ -6,7 +6,7 @@ use http::StatusCode;
 use lambda_http::Request;
 use serde::Serialize;
 
-use super::{Context, Handler};
+use super::{Context, Handler, Serve};
 use crate::error::Result;
 use crate::keeper::{self, rfc3339, Keeper};
 use crate::providers::{Needs, Providers};
@@ -40,7 +40,9 @@ impl Handler for Token {
             keeper: resources.required_keeper().await?,
         })
     }
+}
 
+impl Serve for Token {
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::CLIENT)?;
         let fields = Fields::from_request(&request).await?;

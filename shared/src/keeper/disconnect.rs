@@ -7,11 +7,10 @@ use serde::Serialize;
 
 use super::{lease_owner, unreadable, Keeper};
 use crate::clock;
-use crate::connections::{Connection, ConnectionId, LeaseOutcome, Status};
+use crate::connections::{Connection, ConnectionId, ConnectionStore, LeaseOutcome, Status};
 use crate::error::{Error, Result};
 use crate::oauth;
 use crate::providers::Provider;
-use crate::tokens::TokenSet;
 
 /// Times a disconnect starts over when a reconnect lands while it revokes.
 const DISCONNECT_ATTEMPTS: usize = 3;
@@ -44,11 +43,7 @@ impl Keeper {
     ) -> Result<Revocation> {
         for _ in 0..DISCONNECT_ATTEMPTS {
             let connection = self.leased(id, deadline).await?;
-            let tokens = connection
-                .tokens
-                .as_deref()
-                .and_then(TokenSet::from_bytes)
-                .ok_or_else(unreadable)?;
+            let tokens = connection.tokens.as_ref().ok_or_else(unreadable)?;
             // Revoking the refresh token ends the whole grant where the provider has one.
             let token = tokens.refresh_token.as_deref().unwrap_or(&tokens.access_token);
             let revocation = match oauth::revoke(&self.http, provider, token).await {

@@ -7,9 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock;
-use crate::connections::refresh::{self, Due, Fresh, GrantFailure, RefreshError, RefreshOptions, Refreshed};
+use crate::connections::refresh::{self, Due, Fresh, GrantFailure, RefreshError, RefreshOptions};
 use crate::connections::{
-    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, Status, MAX_PAGE,
+    limit_rule, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, SharedStore,
+    Status, CURSOR_RULE,
 };
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
@@ -27,7 +28,7 @@ const COMMIT_BUDGET: Duration = Duration::from_secs(10);
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
 
 pub struct Keeper {
-    connections: ConnectionStore,
+    connections: SharedStore,
     http: reqwest::Client,
     margin: Duration,
     request_timeout: Duration,
@@ -82,11 +83,11 @@ impl From<ConnectionStoreError> for Error {
         match error {
             ConnectionStoreError::InvalidCursor => Error::InvalidField {
                 name: "cursor".into(),
-                why: "is malformed".into(),
+                why: CURSOR_RULE.into(),
             },
-            ConnectionStoreError::InvalidLimit(limit) => Error::InvalidField {
+            ConnectionStoreError::InvalidLimit => Error::InvalidField {
                 name: "limit".into(),
-                why: format!("must be between 1 and {MAX_PAGE}, not {limit}"),
+                why: limit_rule(),
             },
             ConnectionStoreError::InvalidId(invalid) => invalid.into(),
             other => Error::StoreUnavailable(crate::error::StoreError(other.to_string())),
@@ -107,7 +108,7 @@ fn unreadable() -> Error {
 
 impl Keeper {
     pub fn new(
-        connections: ConnectionStore,
+        connections: SharedStore,
         http: reqwest::Client,
         margin: Duration,
         request_timeout: Duration,
@@ -123,14 +124,7 @@ impl Keeper {
     /// Saves (or replaces) the connection a consent just made.
     pub async fn save(&self, provider: &Provider, id: &ConnectionId, tokens: &TokenSet) -> Result<()> {
         self.connections
-            .save_connected(
-                id,
-                &tokens.to_bytes(),
-                tokens.expires_at,
-                &tokens.scopes,
-                account(provider, &tokens.raw).as_ref(),
-                clock::now(),
-            )
+            .save_connected(id, tokens, account(provider, &tokens.raw).as_ref(), clock::now())
             .await?;
         Ok(())
     }
@@ -149,7 +143,7 @@ impl Keeper {
         self.refresh_budget() + CLOCK_SKEW
     }
 
-    pub fn connections(&self) -> &ConnectionStore {
+    pub fn connections(&self) -> &SharedStore {
         &self.connections
     }
 
@@ -162,7 +156,7 @@ impl Keeper {
         id: &ConnectionId,
         force: bool,
         deadline: Option<Instant>,
-    ) -> Result<Fresh<TokenSet>> {
+    ) -> Result<Fresh> {
         self.tokens_when(provider, id, force, Due::Soon(self.margin), deadline)
             .await
     }
@@ -174,7 +168,7 @@ impl Keeper {
         force: bool,
         due: Due,
         deadline: Option<Instant>,
-    ) -> Result<Fresh<TokenSet>> {
+    ) -> Result<Fresh> {
         let options = RefreshOptions {
             due,
             force,
@@ -184,7 +178,7 @@ impl Keeper {
             min_time_to_refresh: self.refresh_budget(),
             owner: lease_owner(),
         };
-        let fresh = refresh::fresh_tokens(&self.connections, id, options, |current| {
+        refresh::fresh_tokens(&self.connections, id, options, |current| {
             self.refresh(provider, current)
         })
         .await
@@ -213,8 +207,7 @@ impl Keeper {
             },
             RefreshError::NoTime => Error::NoTimeToRefresh,
             RefreshError::Store(error) => error.into(),
-        })?;
-        fresh.read(|bytes| TokenSet::from_bytes(&bytes).ok_or_else(unreadable))
+        })
     }
 
     /// The provider refused a token this process has just been given: the grant is dead,
@@ -228,9 +221,7 @@ impl Keeper {
     }
 
     /// One refresh grant; the new set keeps the old refresh token when the provider sends none.
-    async fn refresh(&self, provider: &Provider, current: Vec<u8>) -> Result<Refreshed, GrantFailure> {
-        let current = TokenSet::from_bytes(&current)
-            .ok_or_else(|| GrantFailure::transient("the stored token set is unreadable"))?;
+    async fn refresh(&self, provider: &Provider, current: TokenSet) -> Result<TokenSet, GrantFailure> {
         let refresh_token = current
             .refresh_token
             .as_deref()
@@ -248,11 +239,9 @@ impl Keeper {
                 other => GrantFailure::transient(other.to_string()),
             })?;
         if fresh.refresh_token.is_none() {
-            fresh.refresh_token = current.refresh_token.clone();
+            fresh.refresh_token = current.refresh_token;
         }
-        let expires_at = fresh.expires_at;
-        let tokens = fresh.to_bytes();
-        Ok(Refreshed { tokens, expires_at })
+        Ok(fresh)
     }
 }
 

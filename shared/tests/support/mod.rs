@@ -17,7 +17,7 @@ use base64::Engine;
 use http::{Method, StatusCode};
 use integrations::crypto::Sealer;
 use integrations::resources::Resources;
-use integrations::single_use::{Backend, SingleUse};
+use integrations::single_use::{MemoryBackend, RedisBackend, SingleUse};
 use integrations::Function;
 use integrations::{App, Config};
 use lambda_http::{Body, Request, RequestExt};
@@ -225,12 +225,16 @@ pub enum StoreKind {
     Redis,
 }
 
-pub async fn backend(kind: StoreKind) -> Backend {
+/// The single-use store of `kind`, sealed with `sealer`.
+pub async fn single_use(kind: StoreKind, sealer: Sealer) -> SingleUse {
     match kind {
-        StoreKind::Memory => Backend::memory(),
-        StoreKind::Redis => Backend::redis(&redis_url(), None)
-            .await
-            .expect("Redis is reachable"),
+        StoreKind::Memory => SingleUse::new(MemoryBackend::default(), sealer),
+        StoreKind::Redis => SingleUse::new(
+            RedisBackend::connect(&redis_url(), None)
+                .await
+                .expect("Redis is reachable"),
+            sealer,
+        ),
     }
 }
 
@@ -266,7 +270,7 @@ pub fn config(fake: &str, extra: &[(&str, &str)]) -> Config {
 
 pub async fn app(kind: StoreKind, config: Config) -> App {
     let sealer = config.sealer().unwrap().unwrap();
-    app_with(config, SingleUse::new(backend(kind).await, sealer)).await
+    app_with(config, single_use(kind, sealer).await).await
 }
 
 /// Every endpoint over `store`, as `local-api` builds them.
@@ -277,12 +281,8 @@ pub async fn app_with(config: Config, store: SingleUse) -> App {
 }
 
 /// An app over `backend`, with providers that are never reached.
-pub async fn app_over(backend: Backend) -> App {
-    app_with(
-        config("http://127.0.0.1:9", &[]),
-        SingleUse::new(backend, sealer()),
-    )
-    .await
+pub async fn app_over(redis: RedisBackend) -> App {
+    app_with(config("http://127.0.0.1:9", &[]), SingleUse::new(redis, sealer())).await
 }
 
 /// `POST /integrations/{provider}/authorize` for user `u` of org `o`.

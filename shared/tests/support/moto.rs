@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-use integrations::connections::{ConnectionId, ConnectionStore, DynamoStore};
+use integrations::connections::{self, ConnectionId, ConnectionStore, DynamoStore, SharedStore};
 use integrations::tokens::TokenSet;
 use serde_json::json;
 use serde_yaml::Value;
@@ -172,7 +172,7 @@ fn text(value: &Value) -> &str {
 
 /// A deployment whose connections live in a fresh table of moto's DynamoDB, and a store client
 /// of the test's own on the same table.
-pub async fn kept_env(fake: &str) -> (HashMap<String, String>, ConnectionStore) {
+pub async fn kept_env(fake: &str) -> (HashMap<String, String>, SharedStore) {
     let client = client().await;
     let table = create_table(&client).await;
     let env = vars(
@@ -189,26 +189,17 @@ pub async fn kept_env(fake: &str) -> (HashMap<String, String>, ConnectionStore) 
     );
     (
         env,
-        ConnectionStore::Dynamo(DynamoStore::new(client, table, sealer())),
+        connections::shared(DynamoStore::new(client, table, sealer())),
     )
 }
 
 /// A kept connection whose access token expires `expires_in` seconds from now (a second: due).
-pub async fn seed(
-    store: &ConnectionStore,
-    provider: &str,
-    refresh_token: &str,
-    expires_in: i64,
-) -> ConnectionId {
+pub async fn seed(store: &SharedStore, provider: &str, refresh_token: &str, expires_in: i64) -> ConnectionId {
     let id = ConnectionId::new(provider, &unique("org"), &unique("user")).unwrap();
     let now = integrations::clock::now();
     let raw = json!({"access_token": format!("{provider}-access-0"), "refresh_token": refresh_token,
         "token_type": "bearer", "expires_in": expires_in});
     let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), now).unwrap();
-    let bytes = serde_json::to_vec(&tokens).unwrap();
-    store
-        .save_connected(&id, &bytes, tokens.expires_at, &[], None, now)
-        .await
-        .unwrap();
+    store.save_connected(&id, &tokens, None, now).await.unwrap();
     id
 }

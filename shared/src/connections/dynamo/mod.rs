@@ -7,22 +7,28 @@
 //! projects the sealed tokens (`due` projects only keys), so a lease, a commit or a release does
 //! not copy them. Index reads are eventually consistent; `get` and every conditional write are not.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
-use super::{Account, Connection, ConnectionId, ConnectionStoreError, LeaseOutcome, Status};
+use super::record::seal;
+use super::{
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, DueConnection, LeaseOutcome,
+    Status,
+};
 use crate::crypto::Sealer;
+use crate::tokens::TokenSet;
 
 mod config;
 mod expr;
 mod item;
 mod reads;
+mod update;
 
 pub use config::config_builder;
 use expr::Expr;
-use item::{account_value, n, record, s, Attributes};
+use item::{account_value, n, record, s};
+use update::{failed, Written};
 
 pub const BY_ORG_INDEX: &str = "by_org";
 pub const DUE_INDEX: &str = "due";
@@ -31,7 +37,7 @@ pub const DUE_INDEX: &str = "due";
 pub struct DynamoStore {
     client: Client,
     table: String,
-    pub(super) sealer: Sealer,
+    sealer: Sealer,
 }
 
 impl DynamoStore {
@@ -47,13 +53,13 @@ impl DynamoStore {
     pub fn from_env(table: impl Into<String>, sealer: Sealer, http: reqwest::Client) -> Self {
         DynamoStore::new(Client::from_conf(config_builder(http).build()), table, sealer)
     }
+}
 
-    pub(super) async fn save_connected(
+impl ConnectionStore for DynamoStore {
+    async fn save_connected(
         &self,
         id: &ConnectionId,
-        tokens: &[u8],
-        expires_at: Option<i64>,
-        scopes: &[String],
+        tokens: &TokenSet,
         account: Option<&Account>,
         now: i64,
     ) -> Result<Connection, ConnectionStoreError> {
@@ -64,10 +70,10 @@ impl DynamoStore {
         update.set("user_id", s(&id.user_id));
         update.set("org_sort", s(&id.org_sort()));
         update.set("status", s(Status::Active.as_str()));
-        update.set("tokens", s(&self.sealer.seal(&key, tokens)));
+        update.set("tokens", s(&seal(&self.sealer, id, tokens)));
         update.set(
             "scopes",
-            AttributeValue::L(scopes.iter().map(|scope| s(scope)).collect()),
+            AttributeValue::L(tokens.scopes.iter().map(|scope| s(scope)).collect()),
         );
         match account {
             Some(account) => update.set("account", account_value(account)),
@@ -76,7 +82,7 @@ impl DynamoStore {
         update.set_if_absent("created_at", n(now));
         update.set("updated_at", n(now));
         update.increment("version");
-        update.expiry(&key, expires_at);
+        update.expiry(&key, tokens.expires_at);
         update.clear_lease();
         match self.update(&key, update, ReturnValue::AllNew).await? {
             Written::Done(item) => self.connection(item),
@@ -84,7 +90,7 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, ConnectionStoreError> {
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, ConnectionStoreError> {
         let output = self
             .client
             .get_item()
@@ -97,7 +103,7 @@ impl DynamoStore {
         output.item.map(|item| self.connection(item)).transpose()
     }
 
-    pub(super) async fn acquire_lease(
+    async fn acquire_lease(
         &self,
         id: &ConnectionId,
         expected_version: u64,
@@ -134,21 +140,20 @@ impl DynamoStore {
         })
     }
 
-    pub(super) async fn commit_refresh(
+    async fn commit_refresh(
         &self,
         id: &ConnectionId,
         read_version: u64,
-        tokens: &[u8],
-        expires_at: Option<i64>,
+        tokens: &TokenSet,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
         let key = id.key();
         let mut update = Expr::default();
-        update.set("tokens", s(&self.sealer.seal(&key, tokens)));
+        update.set("tokens", s(&seal(&self.sealer, id, tokens)));
         // A commit after a mark of the same version revives the connection: its tokens are newer
         // than the refused ones.
         update.set("status", s(Status::Active.as_str()));
-        update.expiry(&key, expires_at);
+        update.expiry(&key, tokens.expires_at);
         update.set("last_refreshed_at", n(now));
         update.set("updated_at", n(now));
         update.increment("version");
@@ -157,7 +162,7 @@ impl DynamoStore {
         self.written(&key, update).await
     }
 
-    pub(super) async fn mark_needs_reauthorization(
+    async fn mark_needs_reauthorization(
         &self,
         id: &ConnectionId,
         version: u64,
@@ -173,11 +178,7 @@ impl DynamoStore {
         self.written(&id.key(), update).await
     }
 
-    pub(super) async fn release_lease(
-        &self,
-        id: &ConnectionId,
-        owner: &str,
-    ) -> Result<bool, ConnectionStoreError> {
+    async fn release_lease(&self, id: &ConnectionId, owner: &str) -> Result<bool, ConnectionStoreError> {
         let mut update = Expr::default();
         let (name, value) = (update.name("lease_owner"), update.value(s(owner)));
         update.condition(format!("{name} = {value}"));
@@ -185,20 +186,20 @@ impl DynamoStore {
         self.written(&id.key(), update).await
     }
 
-    pub(super) async fn reseal(
+    async fn reseal(
         &self,
         id: &ConnectionId,
         version: u64,
-        tokens: &[u8],
+        tokens: &TokenSet,
     ) -> Result<bool, ConnectionStoreError> {
         let key = id.key();
         let mut update = Expr::default();
-        update.set("tokens", s(&self.sealer.seal(&key, tokens)));
+        update.set("tokens", s(&seal(&self.sealer, id, tokens)));
         update.at_version(version);
         self.written(&key, update).await
     }
 
-    pub(super) async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
+    async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
         let mut condition = Expr::default();
         condition.at_version(version);
         let result = self
@@ -220,58 +221,35 @@ impl DynamoStore {
         }
     }
 
-    /// Whether a conditional update was applied.
-    async fn written(&self, key: &str, expr: Expr) -> Result<bool, ConnectionStoreError> {
-        Ok(matches!(
-            self.update(key, expr, ReturnValue::None).await?,
-            Written::Done(_)
-        ))
+    fn has_old_keys(&self) -> bool {
+        self.sealer.has_old_keys()
     }
 
-    async fn update(
+    async fn org_page(
         &self,
-        key: &str,
-        expr: Expr,
-        returning: ReturnValue,
-    ) -> Result<Written, ConnectionStoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .update_expression(expr.update_expression())
-            .set_condition_expression((!expr.conditions.is_empty()).then(|| expr.conditions.join(" AND ")))
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values((!expr.values.is_empty()).then_some(expr.values))
-            .return_values(returning)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Written::Done(output.attributes.unwrap_or_default())),
-            Err(SdkError::ServiceError(error)) => match error.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(failed) => {
-                    Ok(Written::Refused(failed.item.filter(|item| !item.is_empty())))
-                }
-                other => Err(ConnectionStoreError::Dynamo(
-                    DisplayErrorContext(other).to_string(),
-                )),
-            },
-            Err(error) => Err(failed(error)),
-        }
+        org_id: &str,
+        user_id: Option<&str>,
+        provider: Option<&str>,
+        want: usize,
+        start: Option<(String, String)>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        self.query_org(org_id, user_id, provider, want, start).await
     }
-}
 
-enum Written {
-    Done(Attributes),
-    /// The condition failed; the item as it was, if it existed.
-    Refused(Option<Attributes>),
-}
+    async fn due_page(
+        &self,
+        before: i64,
+        want: usize,
+        start: Option<(u8, i64, ConnectionId)>,
+    ) -> Result<Vec<DueConnection>, ConnectionStoreError> {
+        self.query_due(before, want, start).await
+    }
 
-fn failed<E, R>(error: SdkError<E, R>) -> ConnectionStoreError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    ConnectionStoreError::Dynamo(DisplayErrorContext(error).to_string())
+    async fn old_keys_page(
+        &self,
+        want: usize,
+        start: Option<ConnectionId>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        self.scan_old_keys(want, start).await
+    }
 }

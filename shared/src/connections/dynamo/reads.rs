@@ -12,7 +12,7 @@ use crate::connections::{
 
 impl DynamoStore {
     /// Up to `want` connections after `start` whose tokens are not sealed under the current key.
-    pub(in crate::connections) async fn under_old_keys(
+    pub(super) async fn scan_old_keys(
         &self,
         want: usize,
         start: Option<ConnectionId>,
@@ -48,7 +48,7 @@ impl DynamoStore {
     }
 
     /// Up to `want` connections after `start` (provider, user id).
-    pub(in crate::connections) async fn list(
+    pub(super) async fn query_org(
         &self,
         org_id: &str,
         user_id: Option<&str>,
@@ -88,7 +88,7 @@ impl DynamoStore {
     }
 
     /// Up to `want` due connections after `start` (shard, expiry, id), shard by shard.
-    pub(in crate::connections) async fn due(
+    pub(super) async fn query_due(
         &self,
         before: i64,
         want: usize,

@@ -9,8 +9,13 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase};
 
-use super::{Account, Connection, ConnectionId, ConnectionStoreError, LeaseOutcome, Record, Status};
+use super::record::seal;
+use super::{
+    Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, DueConnection, LeaseOutcome,
+    Record, Status,
+};
 use crate::crypto::Sealer;
+use crate::tokens::TokenSet;
 
 mod reads;
 mod tables;
@@ -20,7 +25,7 @@ use tables::{decode, failed, Change, BY_ORG, CONNECTIONS, DUE};
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    pub(super) sealer: Sealer,
+    sealer: Sealer,
 }
 
 impl EmbeddedStore {
@@ -38,17 +43,43 @@ impl EmbeddedStore {
         })
     }
 
-    pub(super) async fn save_connected(
+    /// Changes the record if `change` says it applies.
+    async fn change_if(
         &self,
         id: &ConnectionId,
-        tokens: &[u8],
-        expires_at: Option<i64>,
-        scopes: &[String],
+        change: impl FnOnce(&mut Record) -> bool + Send + 'static,
+    ) -> Result<bool, ConnectionStoreError> {
+        self.modify(id, move |old| {
+            let Some(mut record) = old else {
+                return (Change::Keep, false);
+            };
+            if change(&mut record) {
+                (Change::Put(Box::new(record)), true)
+            } else {
+                (Change::Keep, false)
+            }
+        })
+        .await
+    }
+
+    fn open_all(&self, records: Vec<(String, Record)>) -> Result<Vec<Connection>, ConnectionStoreError> {
+        records
+            .into_iter()
+            .map(|(key, record)| record.open(&key, &self.sealer))
+            .collect()
+    }
+}
+
+impl ConnectionStore for EmbeddedStore {
+    async fn save_connected(
+        &self,
+        id: &ConnectionId,
+        tokens: &TokenSet,
         account: Option<&Account>,
         now: i64,
     ) -> Result<Connection, ConnectionStoreError> {
-        let sealed = self.sealer.seal(&id.key(), tokens);
-        let (scopes, account) = (scopes.to_vec(), account.cloned());
+        let sealed = seal(&self.sealer, id, tokens);
+        let (scopes, account, expires_at) = (tokens.scopes.clone(), account.cloned(), tokens.expires_at);
         let provider = id.provider.clone();
         let (org_id, user_id) = (id.org_id.clone(), id.user_id.clone());
         let saved = self
@@ -75,7 +106,7 @@ impl EmbeddedStore {
         saved.open(&id.key(), &self.sealer)
     }
 
-    pub(super) async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, ConnectionStoreError> {
+    async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, ConnectionStoreError> {
         let key = id.key();
         let read_key = key.clone();
         let record = self
@@ -89,7 +120,7 @@ impl EmbeddedStore {
         record.map(|record| record.open(&key, &self.sealer)).transpose()
     }
 
-    pub(super) async fn acquire_lease(
+    async fn acquire_lease(
         &self,
         id: &ConnectionId,
         expected_version: u64,
@@ -117,15 +148,14 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn commit_refresh(
+    async fn commit_refresh(
         &self,
         id: &ConnectionId,
         read_version: u64,
-        tokens: &[u8],
-        expires_at: Option<i64>,
+        tokens: &TokenSet,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
-        let sealed = self.sealer.seal(&id.key(), tokens);
+        let (sealed, expires_at) = (seal(&self.sealer, id, tokens), tokens.expires_at);
         self.change_if(id, move |record| {
             if record.version != read_version {
                 return false;
@@ -142,7 +172,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn mark_needs_reauthorization(
+    async fn mark_needs_reauthorization(
         &self,
         id: &ConnectionId,
         version: u64,
@@ -160,11 +190,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn release_lease(
-        &self,
-        id: &ConnectionId,
-        owner: &str,
-    ) -> Result<bool, ConnectionStoreError> {
+    async fn release_lease(&self, id: &ConnectionId, owner: &str) -> Result<bool, ConnectionStoreError> {
         let owner = owner.to_owned();
         self.change_if(id, move |record| {
             let held = record.lease_owner.as_deref() == Some(owner.as_str());
@@ -176,13 +202,13 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn reseal(
+    async fn reseal(
         &self,
         id: &ConnectionId,
         version: u64,
-        tokens: &[u8],
+        tokens: &TokenSet,
     ) -> Result<bool, ConnectionStoreError> {
-        let sealed = self.sealer.seal(&id.key(), tokens);
+        let sealed = seal(&self.sealer, id, tokens);
         self.change_if(id, move |record| {
             let current = record.version == version;
             if current {
@@ -193,7 +219,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
+    async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
         self.modify(id, move |old| match old {
             Some(record) if record.version == version => (Change::Delete, true),
             _ => (Change::Keep, false),
@@ -201,30 +227,36 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Changes the record if `change` says it applies.
-    async fn change_if(
-        &self,
-        id: &ConnectionId,
-        change: impl FnOnce(&mut Record) -> bool + Send + 'static,
-    ) -> Result<bool, ConnectionStoreError> {
-        self.modify(id, move |old| {
-            let Some(mut record) = old else {
-                return (Change::Keep, false);
-            };
-            if change(&mut record) {
-                (Change::Put(Box::new(record)), true)
-            } else {
-                (Change::Keep, false)
-            }
-        })
-        .await
+    fn has_old_keys(&self) -> bool {
+        self.sealer.has_old_keys()
     }
 
-    fn open_all(&self, records: Vec<(String, Record)>) -> Result<Vec<Connection>, ConnectionStoreError> {
-        records
-            .into_iter()
-            .map(|(key, record)| record.open(&key, &self.sealer))
-            .collect()
+    async fn org_page(
+        &self,
+        org_id: &str,
+        user_id: Option<&str>,
+        provider: Option<&str>,
+        want: usize,
+        start: Option<(String, String)>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        self.read_org(org_id, user_id, provider, want, start).await
+    }
+
+    async fn due_page(
+        &self,
+        before: i64,
+        want: usize,
+        start: Option<(u8, i64, ConnectionId)>,
+    ) -> Result<Vec<DueConnection>, ConnectionStoreError> {
+        self.read_due(before, want, start).await
+    }
+
+    async fn old_keys_page(
+        &self,
+        want: usize,
+        start: Option<ConnectionId>,
+    ) -> Result<Vec<Connection>, ConnectionStoreError> {
+        self.scan_old_keys(want, start).await
     }
 }
 

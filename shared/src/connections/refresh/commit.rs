@@ -3,31 +3,31 @@
 
 use std::time::{Duration, Instant};
 
-use super::{usable, Fresh, RefreshError, Refreshed, FIRST_BACKOFF, MAX_BACKOFF};
+use super::{usable, Fresh, RefreshError, FIRST_BACKOFF, MAX_BACKOFF};
 use crate::clock::now;
-use crate::connections::{ConnectionId, ConnectionStore};
+use crate::connections::{ConnectionId, ConnectionStore, SharedStore};
+use crate::tokens::TokenSet;
 
 /// Stores a refreshed pair at the version after `read_version`, retrying throttled and failed
 /// writes with backoff for up to `budget`. Each attempt is bounded by what is left of it, so the
 /// lease (which covers the budget) outlives the commit.
 pub(super) async fn commit(
-    store: ConnectionStore,
+    store: SharedStore,
     id: ConnectionId,
     read_version: u64,
-    refreshed: Refreshed,
+    refreshed: TokenSet,
     budget: Duration,
 ) -> Result<Fresh, RefreshError> {
     let started = Instant::now();
     let mut backoff = FIRST_BACKOFF;
     loop {
         let left = budget.saturating_sub(started.elapsed());
-        let attempt = store.commit_refresh(&id, read_version, &refreshed.tokens, refreshed.expires_at, now());
+        let attempt = store.commit_refresh(&id, read_version, &refreshed, now());
         let error = match tokio::time::timeout(left, attempt).await {
             Ok(Ok(true)) => {
                 return Ok(Fresh {
                     refreshed: true,
-                    tokens: refreshed.tokens,
-                    expires_at: refreshed.expires_at,
+                    tokens: refreshed,
                     version: read_version + 1,
                 })
             }
@@ -36,7 +36,7 @@ pub(super) async fn commit(
             Ok(Ok(false)) => {
                 let current = store.get(&id).await?.ok_or(RefreshError::NotFound)?;
                 let mut fresh = usable(&current)?;
-                fresh.refreshed = fresh.tokens == refreshed.tokens;
+                fresh.refreshed = fresh.tokens == refreshed;
                 return Ok(fresh);
             }
             Ok(Err(error)) if error.is_transient() => error.to_string(),

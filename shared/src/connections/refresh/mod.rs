@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{now, now_ms};
 
-use super::{Connection, ConnectionId, ConnectionStore, LeaseOutcome, Status};
+use super::{Connection, ConnectionId, ConnectionStore, LeaseOutcome, SharedStore, Status};
+use crate::tokens::TokenSet;
 
 mod commit;
 mod due;
@@ -49,58 +50,28 @@ pub struct RefreshOptions {
     pub owner: String,
 }
 
-/// What the provider gave back for a refresh token.
-pub struct Refreshed {
-    /// The new token set, opaque bytes as [`ConnectionStore::save_connected`] got them.
-    pub tokens: Vec<u8>,
-    pub expires_at: Option<i64>,
-}
-
-/// Tokens fit for use now: as the store keeps them (bytes), or read (the keeper's `TokenSet`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Fresh<T = Vec<u8>> {
+/// Tokens fit for use now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fresh {
     /// Whether this call refreshed them.
     pub refreshed: bool,
-    pub tokens: T,
-    pub expires_at: Option<i64>,
+    pub tokens: TokenSet,
     /// The stored version they are.
     pub version: u64,
 }
 
-impl<T> Fresh<T> {
-    /// The same tokens, read by `read`.
-    pub fn read<U, E>(self, read: impl FnOnce(T) -> Result<U, E>) -> Result<Fresh<U>, E> {
-        Ok(Fresh {
-            refreshed: self.refreshed,
-            tokens: read(self.tokens)?,
-            expires_at: self.expires_at,
-            version: self.version,
-        })
-    }
-}
-
-impl<T> std::fmt::Debug for Fresh<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fresh")
-            .field("refreshed", &self.refreshed)
-            .field("expires_at", &self.expires_at)
-            .field("version", &self.version)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The connection's tokens, refreshed first if due (or `force`d), by at most one caller at a
-/// time across every process sharing the store. `refresh` gets the current token set and is
-/// called at most once.
+/// time across every process sharing the store. `refresh` gets the current token set, returns
+/// the new one, and is called at most once.
 pub async fn fresh_tokens<F, Fut>(
-    store: &ConnectionStore,
+    store: &SharedStore,
     id: &ConnectionId,
     options: RefreshOptions,
     refresh: F,
 ) -> Result<Fresh, RefreshError>
 where
-    F: FnOnce(Vec<u8>) -> Fut,
-    Fut: Future<Output = Result<Refreshed, GrantFailure>>,
+    F: FnOnce(TokenSet) -> Fut,
+    Fut: Future<Output = Result<TokenSet, GrantFailure>>,
 {
     let read = store.get(id).await?.ok_or(RefreshError::NotFound)?;
     let current = usable(&read)?;
@@ -166,12 +137,12 @@ where
 /// Runs the refresh under the lease and stores its outcome. `took_over` is when the lease of the
 /// holder this call took over from lapsed, if it did.
 async fn refresh_held(
-    store: &ConnectionStore,
+    store: &SharedStore,
     id: &ConnectionId,
     options: &RefreshOptions,
     read_version: u64,
     took_over: Option<i64>,
-    refresh: impl Future<Output = Result<Refreshed, GrantFailure>>,
+    refresh: impl Future<Output = Result<TokenSet, GrantFailure>>,
 ) -> Result<Fresh, RefreshError> {
     match refresh.await {
         Ok(refreshed) => {
@@ -234,7 +205,7 @@ async fn refresh_held(
 
 /// After a refusal that may be stale: newer tokens if someone stored them.
 async fn settled(
-    store: &ConnectionStore,
+    store: &SharedStore,
     id: &ConnectionId,
     read_version: u64,
     otherwise: RefreshError,
@@ -254,7 +225,6 @@ fn usable(connection: &Connection) -> Result<Fresh, RefreshError> {
         (Status::Active, Some(tokens)) => Ok(Fresh {
             refreshed: false,
             tokens: tokens.clone(),
-            expires_at: connection.expires_at,
             version: connection.version,
         }),
         (Status::Active, None) => Err(RefreshError::Unreadable),
