@@ -5,7 +5,9 @@
 
 use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
-use integrations::handlers::{AccessToken, ConnectionsPage, Disconnected, DEFAULT_LIMIT};
+use integrations::handlers::{
+    AccessToken, ConnectionsPage, Disconnected, LoadPage, DEFAULT_LIMIT, MAX_LOAD_LIMIT,
+};
 use integrations::ids::MAX_ID_BYTES;
 use integrations::item::Item;
 use integrations::keeper::{Metadata, Revocation};
@@ -18,7 +20,8 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
 use utoipa::openapi::schema::{
-    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaFormat, SchemaType,
+    Type,
 };
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
@@ -81,6 +84,7 @@ pub fn document() -> OpenApi {
                 .schema_from::<Disconnected>()
                 .schema_from::<Revocation>()
                 .schema_from::<ConnectionsPage>()
+                .schema_from::<LoadPage>()
                 .schema("ProviderTokens", provider_tokens())
                 .schema("LoadRequest", load_request())
                 .schema("TokenRequest", token_request())
@@ -167,10 +171,14 @@ fn operation(function: Function) -> OperationBuilder {
             &[400, 401, 404, 413, 415, 422, 503],
         ),
         Load => (
-            "Every item a token (or a kept connection) can see",
+            "Every item a token (or a kept connection) can see, at once or a page at a time",
             json_answer(
-                "Every item, every page followed",
-                ArrayBuilder::new().items(reference("Item")).build(),
+                "Every item, every page followed; with `limit` or `cursor`, one page",
+                Schema::from(
+                    AnyOfBuilder::new()
+                        .item(ArrayBuilder::new().items(reference("Item")))
+                        .item(reference("LoadPage")),
+                ),
             ),
             &[400, 401, 404, 409, 413, 415, 422, 502, 503, 504],
         ),
@@ -401,9 +409,36 @@ fn load_request() -> Schema {
             ),
         )
         .required("credentials");
+    // Either sent asks for one page; `next_cursor` is `null` on the last.
+    let paging = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "limit",
+                AnyOfBuilder::new()
+                    .item(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .maximum(Some(MAX_LOAD_LIMIT as u32)),
+                    )
+                    .item(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some("^[0-9]+$")),
+                    )
+                    .description(Some("Items per page (default 100 with a cursor)")),
+            )
+            .property(
+                "cursor",
+                ObjectBuilder::new().schema_type(Type::String).description(Some(
+                    "The previous page's next_cursor: opaque, sealed, valid an hour",
+                )),
+            )
+    };
     AnyOfBuilder::new()
-        .item(by_credentials)
-        .item(reference("Identity"))
+        .item(AllOfBuilder::new().item(by_credentials).item(paging()))
+        .item(AllOfBuilder::new().item(reference("Identity")).item(paging()))
         .into()
 }
 

@@ -36,6 +36,9 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("The request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// An unpaged load that would pass a response's size or time: never answered in part.
+    #[error("This account's items {0}: load them a page at a time with `limit` and `cursor`")]
+    ListingTooLarge(&'static str),
     #[error("Missing or invalid API key")]
     Unauthorized,
     #[error("Origin not allowed")]

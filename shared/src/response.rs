@@ -137,7 +137,7 @@ impl Error {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge(_) | Error::ListingTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unauthorized | Error::ProviderUnauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::ProviderFailed { .. } | Error::ClientMisconfigured { .. } => StatusCode::BAD_GATEWAY,
             Error::ProviderTimeout { .. } | Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,

@@ -2,13 +2,10 @@
 
 use std::time::Duration;
 
-use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
-use crate::error::Result;
+use super::{BodyEncoding, ClientAuth, Listing, ProviderSpec};
 use crate::item::Item;
-use crate::upstream::{all_pages, Api, Page};
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "airtable",
@@ -33,46 +30,34 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     rate_limit: Some((40, Duration::from_secs(1))),
     account_fields: ("account_id", "account_name"),
     settings: &[],
-    list: |api, provider| Box::pin(list(api, provider)),
+    listings: &[Listing {
+        kind: "base",
+        post: false,
+        path: "/v0/meta/bases",
+        params: &[],
+        page_size: None,
+        cursor: Some("offset"),
+        results: "bases",
+        next: &["offset"],
+        more: None,
+        // Each base's tables, right after it, in one page (the endpoint does not page).
+        children: Some(&Listing {
+            kind: "table",
+            post: false,
+            path: "/v0/meta/bases/{parent}/tables",
+            params: &[],
+            page_size: None,
+            cursor: None,
+            results: "tables",
+            next: &[],
+            more: None,
+            children: None,
+            normalise: |table, _, base| base.and_then(|base| normalise_table(base, table)),
+        }),
+        normalise: |base, _, _| normalise_base(base),
+    }],
+    names_parents: false,
 };
-
-/// Table listings fetched at once (the spec's rate limit paces them).
-const CONCURRENT_BASES: usize = 20;
-
-async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
-    let bases = all_pages(SPEC.display_name, |offset| async move {
-        let mut request = api.get("/v0/meta/bases");
-        if let Some(offset) = offset {
-            request = request.query(&[("offset", offset)]);
-        }
-        let mut answer = api.send_json(request).await?;
-        let next = answer["offset"].clone();
-        Ok(Page::new(&mut answer, "bases", Some(&next)))
-    })
-    .await?;
-    let bases = base_items(&bases);
-    // Owned bases: a borrowing closure here trips the compiler's `Send` inference for the boxed future.
-    let requests = bases.clone().into_iter().map(|base| list_tables(api, base));
-    let tables: Vec<Vec<Item>> = futures_util::stream::iter(requests)
-        .buffered(CONCURRENT_BASES)
-        .try_collect()
-        .await?;
-    let mut items = Vec::with_capacity(bases.len() + tables.iter().map(Vec::len).sum::<usize>());
-    for (base, tables) in bases.into_iter().zip(tables) {
-        items.push(base);
-        items.extend(tables);
-    }
-    Ok(items)
-}
-
-async fn list_tables(api: &Api<'_>, base: Item) -> Result<Vec<Item>> {
-    let base_id = base.id.as_deref().unwrap_or_default();
-    let mut answer = api
-        .send_json(api.get(&format!("/v0/meta/bases/{base_id}/tables")))
-        .await?;
-    let tables = Page::new(&mut answer, "tables", None).objects;
-    Ok(table_items(&base, &tables))
-}
 
 /// The items of the bases `/v0/meta/bases` listed. Public, as [`table_items`], only for
 /// `benches/perf.rs`, which times the normalisers without HTTP.

@@ -4,10 +4,27 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{BodyEncoding, ClientAuth, Provider, ProviderSpec};
-use crate::error::Result;
+use super::{BodyEncoding, ClientAuth, Listing, ProviderSpec};
 use crate::item::Item;
-use crate::upstream::{all_pages, Api, Page};
+
+/// One CRM object type: its item `type`, its path, and the properties its name is made from.
+macro_rules! objects {
+    ($kind:literal, $path:literal, $properties:literal) => {
+        Listing {
+            kind: $kind,
+            post: false,
+            path: $path,
+            params: &[("properties", $properties), ("archived", "false")],
+            page_size: Some(("limit", 100)),
+            cursor: Some("after"),
+            results: "results",
+            next: &["paging", "next", "after"],
+            more: None,
+            children: None,
+            normalise: |object, kind, _| normalise(kind, object),
+        }
+    };
+}
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "hubspot",
@@ -31,40 +48,13 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     rate_limit: Some((100, Duration::from_secs(10))),
     account_fields: ("hub_id", "hub_domain"),
     settings: &[],
-    list: |api, provider| Box::pin(list(api, provider)),
+    listings: &[
+        objects!("contact", "/crm/v3/objects/contacts", "firstname,lastname,email"),
+        objects!("company", "/crm/v3/objects/companies", "name"),
+        objects!("deal", "/crm/v3/objects/deals", "dealname"),
+    ],
+    names_parents: false,
 };
-
-/// Object type in the API path, item `type`, and the properties its name is made from.
-const OBJECTS: [(&str, &str, &str); 3] = [
-    ("contacts", "contact", "firstname,lastname,email"),
-    ("companies", "company", "name"),
-    ("deals", "deal", "dealname"),
-];
-
-async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
-    let [contacts, companies, deals] = OBJECTS.map(|object| list_objects(api, object));
-    let (contacts, companies, deals) = tokio::try_join!(contacts, companies, deals)?;
-    Ok([contacts, companies, deals].concat())
-}
-
-async fn list_objects(api: &Api<'_>, (path, kind, properties): (&str, &str, &str)) -> Result<Vec<Item>> {
-    let objects = all_pages(SPEC.display_name, |after| async move {
-        let mut query = vec![
-            ("limit", "100"),
-            ("properties", properties),
-            ("archived", "false"),
-        ];
-        if let Some(after) = after.as_deref() {
-            query.push(("after", after));
-        }
-        let request = api.get(&format!("/crm/v3/objects/{path}")).query(&query);
-        let mut answer = api.send_json(request).await?;
-        let next = answer["paging"]["next"]["after"].clone();
-        Ok(Page::new(&mut answer, "results", Some(&next)))
-    })
-    .await?;
-    Ok(items(kind, &objects))
-}
 
 /// The items of the CRM objects of one `kind` (`contact`, `company`, `deal`). Public only for
 /// `benches/perf.rs`, which times the normalisers without HTTP.

@@ -6,13 +6,14 @@
 
 pub mod airtable;
 pub mod hubspot;
+pub mod listing;
 mod needs;
 pub mod notion;
 pub mod sandbox;
 mod spec;
 
 pub use needs::Needs;
-pub use spec::{BodyEncoding, ClientAuth, ListFn, ProviderSpec};
+pub use spec::{BodyEncoding, ClientAuth, Listing, ProviderSpec};
 
 use std::collections::HashMap;
 

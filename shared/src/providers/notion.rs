@@ -1,11 +1,9 @@
 //! Notion: pages and databases (data sources from API version 2025-09-03) through `/v1/search`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{name_parents, BodyEncoding, ClientAuth, Provider, ProviderSpec};
-use crate::error::Result;
+use super::{name_parents, BodyEncoding, ClientAuth, Listing, ProviderSpec};
 use crate::item::Item;
-use crate::upstream::{all_pages, Api, Page};
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "notion",
@@ -28,23 +26,21 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     rate_limit: None,
     account_fields: ("workspace_id", "workspace_name"),
     settings: &[("VERSION", "2022-06-28")],
-    list: |api, provider| Box::pin(list(api, provider)),
+    listings: &[Listing {
+        kind: "object",
+        post: true,
+        path: "/v1/search",
+        params: &[],
+        page_size: Some(("page_size", 100)),
+        cursor: Some("start_cursor"),
+        results: "results",
+        next: &["next_cursor"],
+        more: Some("has_more"),
+        children: None,
+        normalise: |object, _, _| normalise(object),
+    }],
+    names_parents: true,
 };
-
-async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
-    let objects = all_pages(SPEC.display_name, |cursor| async move {
-        let mut body = json!({ "page_size": 100 });
-        if let Some(cursor) = cursor {
-            body["start_cursor"] = Value::String(cursor);
-        }
-        let request = api.post("/v1/search");
-        let mut answer = api.send_json(request.json(&body)).await?;
-        let next = (answer["has_more"] == true).then(|| answer["next_cursor"].clone());
-        Ok(Page::new(&mut answer, "results", next.as_ref()))
-    })
-    .await?;
-    Ok(items(&objects))
-}
 
 /// The items of the objects `/v1/search` listed, parents named. Public only for
 /// `benches/perf.rs`, which times the normalisers without HTTP.

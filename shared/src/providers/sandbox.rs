@@ -4,10 +4,8 @@
 
 use serde_json::Value;
 
-use super::{name_parents, BodyEncoding, ClientAuth, Provider, ProviderSpec};
-use crate::error::Result;
+use super::{name_parents, BodyEncoding, ClientAuth, Listing, ProviderSpec};
 use crate::item::Item;
-use crate::upstream::{all_pages, Api, Page};
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
     name: "sandbox",
@@ -29,23 +27,22 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     rate_limit: None,
     account_fields: ("account_id", "account_name"),
     settings: &[],
-    list: |api, provider| Box::pin(list(api, provider)),
+    // `GET /items`, page by page; no page size, so its own five a page show the cursor at work.
+    listings: &[Listing {
+        kind: "item",
+        post: false,
+        path: "/items",
+        params: &[],
+        page_size: None,
+        cursor: Some("cursor"),
+        results: "items",
+        next: &["next_cursor"],
+        more: None,
+        children: None,
+        normalise: |object, _, _| normalise(object),
+    }],
+    names_parents: true,
 };
-
-/// `GET /items`, page by page (five items a page: a listing shows the cursor at work).
-async fn list(api: &Api<'_>, _: &Provider) -> Result<Vec<Item>> {
-    let objects = all_pages(SPEC.display_name, |cursor| async move {
-        let mut request = api.get("/items");
-        if let Some(cursor) = cursor {
-            request = request.query(&[("cursor", cursor)]);
-        }
-        let mut answer = api.send_json(request).await?;
-        let next = answer["next_cursor"].clone();
-        Ok(Page::new(&mut answer, "items", Some(&next)))
-    })
-    .await?;
-    Ok(normalise_all(&objects))
-}
 
 /// A folder or document of `GET /sandbox/api/items`; anything else (or malformed) is left out.
 pub fn normalise(object: &Value) -> Option<Item> {

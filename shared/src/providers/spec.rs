@@ -1,12 +1,9 @@
 //! What a provider is, as data: its URLs, how its client authenticates, what its API needs,
-//! and its listing. One `static` per provider file.
+//! and how its listings page. One `static` per provider file.
 
-use futures_util::future::BoxFuture;
+use serde_json::Value;
 
-use super::Provider;
-use crate::error::Result;
 use crate::item::Item;
-use crate::upstream::Api;
 
 /// How the client authenticates to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +23,32 @@ pub enum BodyEncoding {
     Json,
 }
 
-/// Lists every item an access token can see, following all pages.
-pub type ListFn = for<'a> fn(&'a Api<'a>, &'a Provider) -> BoxFuture<'a, Result<Vec<Item>>>;
+/// One of a provider's listings, as Nango declares them: the request, where it pages, where its
+/// results and next cursor are. A `GET` carries the page size and cursor in its query, a `POST`
+/// in its JSON body.
+pub struct Listing {
+    /// What its items are (`contact`), for the normaliser.
+    pub kind: &'static str,
+    pub post: bool,
+    /// The path under the API URL; `{parent}` is the id of the parent item (`children`).
+    pub path: &'static str,
+    /// Parameters every request carries.
+    pub params: &'static [(&'static str, &'static str)],
+    /// The page-size parameter and the largest page the provider serves.
+    pub page_size: Option<(&'static str, usize)>,
+    /// The cursor parameter; `None` for a listing of one page.
+    pub cursor: Option<&'static str>,
+    /// The answer's array of objects.
+    pub results: &'static str,
+    /// The path of the next page's cursor in the answer.
+    pub next: &'static [&'static str],
+    /// A flag without which the cursor means nothing (Notion's `has_more`).
+    pub more: Option<&'static str>,
+    /// Listed for each item of this one, right after it (Airtable's tables of a base).
+    pub children: Option<&'static Listing>,
+    /// An object of this listing (under its parent, for children) as an item; `None` leaves it out.
+    pub normalise: fn(object: &Value, kind: &'static str, parent: Option<&Item>) -> Option<Item>,
+}
 
 /// The static description of a provider; URLs are defaults that the environment may override.
 pub struct ProviderSpec {
@@ -66,5 +87,8 @@ pub struct ProviderSpec {
     pub account_fields: (&'static str, &'static str),
     /// Further settings (`NOTION_VERSION`): suffix of the variable and its default.
     pub settings: &'static [(&'static str, &'static str)],
-    pub list: ListFn,
+    /// What a listing walks, one after the other.
+    pub listings: &'static [Listing],
+    /// Names each item's parent when the parent was listed too (Notion).
+    pub names_parents: bool,
 }

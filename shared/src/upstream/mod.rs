@@ -9,12 +9,10 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 mod classify;
-mod paging;
 mod rate_limit;
 
 use classify::throttled;
 pub use classify::{failure, unreachable, Endpoint};
-pub use paging::{all_pages, Page};
 pub use rate_limit::RateLimit;
 
 /// Attempts per request, counting throttled (429) and failed (5xx, connection) answers.

@@ -1,6 +1,7 @@
 //! Test support: a real Redis, configured apps, and requests as API Gateway delivers them.
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod accounts;
 pub mod fakes;
 pub mod moto;
 pub mod proxy;
