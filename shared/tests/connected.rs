@@ -720,3 +720,50 @@ async fn the_refresher_marks_nothing_on_ordinary_faults() {
     println!("fault matrix (refresher): {} connections marked", marked.len());
     assert!(marked.is_empty(), "marked: {marked:#?}");
 }
+
+/// A paged load by connection: its cursor pages on for that connection only, not for another
+/// user's, nor for a load by the same token sent as credentials.
+#[tokio::test]
+async fn a_kept_connection_loads_a_page_at_a_time() {
+    let fake = MockServer::start().await;
+    support::accounts::hubspot(&fake, 300).await;
+    let app = connected_app(&fake).await;
+    let (user, org) = connect(&app, &fake, "hubspot", "hubspot-paged-token").await;
+    let (other, other_org) = connect(&app, &fake, "hubspot", "hubspot-other-token").await;
+    let page = |user: &str, org: &str, cursor: Option<&str>| {
+        let mut fields = vec![
+            ("user_id", user.to_owned()),
+            ("org_id", org.to_owned()),
+            ("limit", "250".into()),
+        ];
+        fields.extend(cursor.map(|cursor| ("cursor", cursor.to_owned())));
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form("hubspot", Function::Load, &fields)
+    };
+    let (status, first) = call(&app, Function::Load, page(&user, &org, None)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["items"].as_array().unwrap().len(), 250);
+    let cursor = first["next_cursor"].as_str().unwrap();
+
+    let (status, body) = call(&app, Function::Load, page(&other, &other_org, Some(cursor))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let by_credentials = json(
+        "hubspot",
+        Function::Load,
+        &json!({"credentials": {"access_token": "hubspot-paged-token"}, "cursor": cursor}),
+    );
+    let (status, body) = call(&app, Function::Load, by_credentials).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("cursor is not one this load returned for these credentials or this connection")
+        )
+    );
+
+    let (status, second) = call(&app, Function::Load, page(&user, &org, Some(cursor))).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["items"].as_array().unwrap().len(), 110, "360 items in all");
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_eq!(second["items"][0]["id"], "contacts-250");
+}
