@@ -15,25 +15,13 @@ use crate::tokens::TokenSet;
 /// A page of a listing and the cursor of the next one, if more exist.
 pub type Page<T> = (Vec<T>, Option<String>);
 
-/// The store a process opened, shared by its handlers and the refresh tasks they spawn. With
-/// `embedded` (local-api, tests) a process picks DynamoDB or a redb file at start-up, through
-/// [`DynConnectionStore`]; a Lambda function only ever has DynamoDB, called statically, so that
-/// link-time optimisation drops the operations it never calls.
-#[cfg(feature = "embedded")]
+/// The store a process opened (DynamoDB, or a redb file locally), shared by its handlers and the
+/// refresh tasks they spawn.
 pub type SharedStore = Arc<DynConnectionStore<'static>>;
-#[cfg(not(feature = "embedded"))]
-pub type SharedStore = Arc<super::DynamoStore>;
 
 /// Shares `store` as the process's [`SharedStore`].
-#[cfg(feature = "embedded")]
 pub fn shared(store: impl ConnectionStore + 'static) -> SharedStore {
     DynConnectionStore::new_arc(store)
-}
-
-/// Shares `store` as the process's [`SharedStore`].
-#[cfg(not(feature = "embedded"))]
-pub fn shared(store: super::DynamoStore) -> SharedStore {
-    Arc::new(store)
 }
 
 #[dynosaur::dynosaur(pub DynConnectionStore = dyn(box) ConnectionStore)]
