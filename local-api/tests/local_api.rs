@@ -14,7 +14,11 @@ async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilde
 
 /// local-api on a free port, with every provider's URLs at `fake` and the in-process store.
 async fn serve(fake: &MockServer) -> String {
-    let vars = vars(&fake.uri(), &[]);
+    serve_with(fake, &[]).await
+}
+
+async fn serve_with(fake: &MockServer, extra: &[(&str, &str)]) -> String {
+    let vars = vars(&fake.uri(), extra);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = local_api::Server::build(address, |name| vars.get(name).cloned())
@@ -231,6 +235,42 @@ async fn connects_the_sandbox_and_lists_its_items() {
         (&plan["type"], &plan["parent_path_or_name"]),
         (&json!("document"), &json!("Launch"))
     );
+}
+
+/// `SANDBOX_ITEMS=500`: a workspace to page through by connection; the sandbox serves five items a
+/// page, so each load page stops at its 20 provider requests.
+#[tokio::test]
+async fn a_bulk_sandbox_workspace_loads_a_page_at_a_time() {
+    let fake = MockServer::start().await;
+    let base = serve_with(&fake, &[("SANDBOX_ITEMS", "500")]).await;
+    assert_eq!(consent(&base, "allow").await.status(), 200);
+    let client = reqwest::Client::new();
+    let (mut ids, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let mut form = vec![
+            ("user_id", "sandbox-user".to_owned()),
+            ("org_id", "sandbox-org".into()),
+            ("limit", "200".into()),
+        ];
+        form.extend(cursor.take().map(|cursor| ("cursor", cursor)));
+        let page: Value = json_of(
+            client
+                .post(format!("{base}/integrations/sandbox/load"))
+                .form(&form),
+        )
+        .await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 100, "20 requests of 5: {page}");
+        ids.extend(items.iter().map(|item| item["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        match &page["next_cursor"] {
+            Value::String(next) => cursor = Some(next.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!((ids.len(), pages), (500, 5));
+    assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 500);
+    assert_eq!(ids[499], "doc-bulk-485");
 }
 
 #[tokio::test]

@@ -65,6 +65,7 @@ fn sandbox_with_ttl(token_ttl: Duration) -> Sandbox {
     Sandbox::new(SandboxSettings {
         token_ttl,
         redirect_uris: vec![REDIRECT.into()],
+        bulk_items: 0,
     })
 }
 
@@ -728,6 +729,70 @@ async fn items_are_listed_page_by_page() {
         .map(|item| item["id"].as_str().unwrap())
         .collect();
     assert_eq!(listed, ids, "the order is stable");
+}
+
+/// `SANDBOX_ITEMS`: bulk documents after the fixed workspace, paged like it, with cursors that
+/// reach past it.
+#[tokio::test]
+async fn a_bulk_workspace_pages_past_the_fixed_items() {
+    let sandbox = Sandbox::new(SandboxSettings {
+        token_ttl: Duration::from_secs(120),
+        redirect_uris: vec![REDIRECT.into()],
+        bulk_items: 1_000,
+    });
+    let access = token(&connect(&sandbox).await, "access_token");
+    let (mut ids, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/sandbox/api/items?page_size=100&cursor={cursor}"),
+            None => "/sandbox/api/items?page_size=100".to_owned(),
+        };
+        let page = get(&sandbox, &path, Some(&access)).await.json();
+        for item in page["items"].as_array().unwrap() {
+            ids.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match &page["next_cursor"] {
+            Value::String(next) => cursor = Some(next.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!(ids.len(), DATASET_SIZE + 1_000);
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        ids.len(),
+        "ids are unique"
+    );
+    assert_eq!(ids[DATASET_SIZE], "doc-bulk-0");
+    let last = get(
+        &sandbox,
+        &format!(
+            "/sandbox/api/items?cursor={}",
+            URL_SAFE_NO_PAD.encode((DATASET_SIZE + 999).to_string())
+        ),
+        Some(&access),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (
+            &last["items"][0]["id"],
+            &last["items"][0]["updated_at"],
+            &last["next_cursor"]
+        ),
+        (
+            &json!("doc-bulk-999"),
+            &json!("2024-07-01T16:39:00Z"),
+            &Value::Null
+        )
+    );
+    let past = URL_SAFE_NO_PAD.encode((DATASET_SIZE + 1_000).to_string());
+    let answer = get(
+        &sandbox,
+        &format!("/sandbox/api/items?cursor={past}"),
+        Some(&access),
+    )
+    .await;
+    assert_oauth_error(&answer, StatusCode::BAD_REQUEST, "invalid_request");
 }
 
 #[tokio::test]

@@ -14,6 +14,11 @@ use super::{invalid_request, json_response, key, oauth_error, Params, Sandbox};
 
 const DEFAULT_PAGE_SIZE: usize = 5;
 const MAX_PAGE_SIZE: usize = 100;
+/// The fixed workspace's size, and the most `SANDBOX_ITEMS` can ask for.
+pub(super) const FIXED_ITEMS: usize = DATASET.len();
+pub(super) const MAX_ITEMS: usize = 1_000_000;
+/// When the bulk documents were made (2024-07-01T00:00:00Z), one a minute.
+const BULK_EPOCH: i64 = 1_719_792_000;
 
 /// id, kind, name, parent id, created, updated.
 type Entry = (
@@ -62,14 +67,15 @@ impl Sandbox {
             Some(Ok(size)) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
             Some(_) => return invalid_request("page_size must be a whole number from 1 to 100"),
         };
-        let offset = match params.get("cursor").map(decode_cursor) {
+        let total = DATASET.len() + self.settings.bulk_items;
+        let offset = match params.get("cursor").map(|cursor| decode_cursor(cursor, total)) {
             None => 0,
             Some(Some(offset)) => offset,
             Some(None) => return invalid_request("cursor is not one this API returned"),
         };
-        let end = DATASET.len().min(offset + page_size);
-        let items: Vec<Value> = DATASET[offset..end].iter().map(item).collect();
-        let next_cursor = (end < DATASET.len()).then(|| URL_SAFE_NO_PAD.encode(end.to_string()));
+        let end = total.min(offset + page_size);
+        let items: Vec<Value> = (offset..end).map(nth_item).collect();
+        let next_cursor = (end < total).then(|| URL_SAFE_NO_PAD.encode(end.to_string()));
         json_response(
             StatusCode::OK,
             &json!({ "items": items, "next_cursor": next_cursor }),
@@ -100,10 +106,29 @@ impl Sandbox {
 }
 
 /// The offset a cursor stands for, if it is one the API could have returned.
-fn decode_cursor(cursor: &str) -> Option<usize> {
+fn decode_cursor(cursor: &str, total: usize) -> Option<usize> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let offset: usize = text.parse().ok()?;
-    (offset.to_string() == text && offset < DATASET.len()).then_some(offset)
+    (offset.to_string() == text && offset < total).then_some(offset)
+}
+
+/// The workspace's item at `n`: the fixed ones, then the bulk documents.
+fn nth_item(n: usize) -> Value {
+    if let Some(entry) = DATASET.get(n) {
+        return item(entry);
+    }
+    let bulk = n - DATASET.len();
+    let at = integrations::keeper::rfc3339(BULK_EPOCH + 60 * bulk as i64);
+    let id = format!("doc-bulk-{bulk}");
+    json!({
+        "id": id,
+        "kind": "document",
+        "name": format!("Bulk document {bulk}"),
+        "parent_id": null,
+        "created_at": at,
+        "updated_at": at,
+        "url": format!("https://sandbox.invalid/items/{id}"),
+    })
 }
 
 fn item(&(id, kind, name, parent_id, created_at, updated_at): &Entry) -> Value {

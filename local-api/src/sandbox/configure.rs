@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use super::api::{FIXED_ITEMS, MAX_ITEMS};
 use super::{Sandbox, SandboxSettings, API_PATH, AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH};
 use integrations::config::Config;
 
@@ -45,9 +46,13 @@ pub fn configure(address: SocketAddr, var: impl Fn(&str) -> Option<String>) -> (
     let token_ttl = var("SANDBOX_TOKEN_TTL_SECS")
         .and_then(|seconds| seconds.trim().parse().ok())
         .unwrap_or(120);
+    let items: usize = var("SANDBOX_ITEMS")
+        .and_then(|items| items.trim().parse().ok())
+        .unwrap_or(0);
     let sandbox = Sandbox::new(SandboxSettings {
         token_ttl: Duration::from_secs(token_ttl),
         redirect_uris,
+        bulk_items: items.min(MAX_ITEMS).saturating_sub(FIXED_ITEMS),
     });
     provider.client_id = Some(sandbox.client_id().to_owned());
     provider.client_secret = Some(sandbox.client_secret().to_owned());

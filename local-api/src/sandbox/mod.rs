@@ -47,6 +47,9 @@ pub struct SandboxSettings {
     pub token_ttl: Duration,
     /// The registered redirect URIs, matched as exact strings.
     pub redirect_uris: Vec<String>,
+    /// Documents listed after the fixed workspace (`SANDBOX_ITEMS` counts both), so that paging
+    /// and an account too large for one load can be tried locally.
+    pub bulk_items: usize,
 }
 
 impl Default for SandboxSettings {
@@ -55,6 +58,7 @@ impl Default for SandboxSettings {
         SandboxSettings {
             token_ttl: Duration::from_secs(120),
             redirect_uris: vec!["http://localhost:8000/integrations/sandbox/oauth2callback".into()],
+            bulk_items: 0,
         }
     }
 }
