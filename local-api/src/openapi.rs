@@ -6,7 +6,7 @@
 use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
 use integrations::handlers::{
-    AccessToken, ConnectionsPage, Disconnected, LoadPage, DEFAULT_LIMIT, MAX_LOAD_LIMIT,
+    AccessToken, ConnectionsPage, Disconnected, LoadPage, DEFAULT_LIMIT, DEFAULT_LOAD_LIMIT, MAX_LOAD_LIMIT,
 };
 use integrations::ids::MAX_ID_BYTES;
 use integrations::item::Item;
@@ -427,7 +427,9 @@ fn load_request() -> Schema {
                             .schema_type(Type::String)
                             .pattern(Some("^[0-9]+$")),
                     )
-                    .description(Some("Items per page (default 100 with a cursor)")),
+                    .description(Some(format!(
+                        "Items per page (default {DEFAULT_LOAD_LIMIT} with a cursor)"
+                    ))),
             )
             .property(
                 "cursor",

@@ -62,9 +62,10 @@ pub enum Error {
     RefreshInProgress,
     #[error("Too little time left to refresh the tokens; try again")]
     NoTimeToRefresh,
-    /// A route that needs kept connections, in a deployment without them; `hint` says what to do.
+    /// A route that needs what this deployment lacks (the connections table, the key a paged
+    /// load seals its cursors with); `hint` says what to set.
     #[error("{hint}")]
-    NoConnectionStore { hint: &'static str },
+    NotConfigured { hint: &'static str },
     /// A connection's stored tokens do not open with this deployment's keys (or its item
     /// disagrees with its key): the operator's problem, never the user's grant.
     #[error("The stored tokens cannot be opened with this deployment's encryption keys (TOKEN_ENCRYPTION_KEY, TOKEN_ENCRYPTION_KEYS_OLD); the connection is unchanged")]

@@ -122,7 +122,7 @@ impl Error {
             Error::NeedsReauthorization { .. } | Error::ConnectionChanging => StatusCode::CONFLICT,
             Error::ProviderNotConfigured { .. }
             | Error::StoreUnavailable(_)
-            | Error::NoConnectionStore { .. }
+            | Error::NotConfigured { .. }
             | Error::RefreshInProgress
             | Error::NoTimeToRefresh
             | Error::Unreadable

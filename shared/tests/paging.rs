@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use integrations::{App, Function};
-use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::MockServer;
@@ -249,16 +248,4 @@ async fn an_unpaged_load_that_would_outlive_the_deadline_is_a_413_in_time() {
     let got = page["items"].as_array().unwrap().len();
     assert!((100..1000).contains(&got), "{got} items");
     assert!(page["next_cursor"].is_string());
-}
-
-/// `request` as a Lambda invocation with `ms` milliseconds left.
-fn within(request: lambda_http::Request, ms: u64) -> lambda_http::Request {
-    let mut context = lambda_http::Context::default();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    context.deadline = now_ms + ms;
-    context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
-    request.with_lambda_context(context)
 }

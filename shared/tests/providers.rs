@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use integrations::Function;
-use lambda_http::RequestExt;
 use serde_json::{json, Value};
 use support::*;
 use wiremock::matchers::{header, method, path};
@@ -152,14 +151,7 @@ async fn a_load_that_would_outlive_the_lambda_deadline_answers_504_in_time() {
         .mount(&fake)
         .await;
     let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
-    let mut context = lambda_http::Context::default();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    context.deadline = now_ms + 1500;
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
-    let request = load("notion", "token").with_lambda_context(context);
+    let request = within(load("notion", "token"), 1500);
 
     let started = Instant::now();
     let response = app.handle(Function::Load, request).await;

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::id::{due_shard, provider_prefix, unhex};
-use super::{Connection, ConnectionId, ConnectionStoreError, DueConnection, DUE_SHARDS, MAX_PAGE};
+use super::{Connection, ConnectionId, ConnectionStoreError, DueConnection, Page, DUE_SHARDS, MAX_PAGE};
 use crate::ids;
 
 /// The validated start of a `ConnectionStore::list` page: after this provider and user id.
@@ -99,7 +99,7 @@ pub(super) fn check_limit(limit: usize) -> Result<(), ConnectionStoreError> {
 }
 
 /// Cuts `limit + 1` found items to a page: the extra one only says that more exist.
-pub(super) fn page<T>(mut found: Vec<T>, limit: usize, cursor: fn(&T) -> String) -> (Vec<T>, Option<String>) {
+pub(super) fn page<T>(mut found: Vec<T>, limit: usize, cursor: fn(&T) -> String) -> Page<T> {
     if found.len() <= limit {
         return (found, None);
     }

@@ -21,7 +21,7 @@ pub use authorize::Authorize;
 pub use connection::{Connection, Disconnect, Disconnected};
 pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT};
 pub use credentials::Credentials;
-pub use load::{Load, LoadPage, MAX_LOAD_LIMIT};
+pub use load::{Load, LoadPage, DEFAULT_LOAD_LIMIT, MAX_LOAD_LIMIT};
 pub use oauth2callback::OAuth2Callback;
 pub use token::{AccessToken, Token};
 pub use unkept::Unkept;

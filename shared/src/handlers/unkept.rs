@@ -15,7 +15,7 @@ pub struct Unkept;
 
 impl Serve for Unkept {
     async fn serve(&self, _: Request, _: &Context) -> Result<Response> {
-        Err(Error::NoConnectionStore {
+        Err(Error::NotConfigured {
             hint: "This deployment keeps no connections: set CONNECTIONS_TABLE",
         })
     }

@@ -524,3 +524,15 @@ impl Without for Config {
         self
     }
 }
+
+/// `request` as a Lambda invocation with `ms` milliseconds left.
+pub fn within(request: lambda_http::Request, ms: u64) -> lambda_http::Request {
+    let mut context = lambda_http::Context::default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    context.deadline = now_ms + ms;
+    context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
+    lambda_http::RequestExt::with_lambda_context(request, context)
+}

@@ -110,7 +110,7 @@ impl Serve for Load {
         // listing retried once) when the provider refuses a token this call did not just get.
         let provider = self.providers.get(&context.provider, Needs::CLIENT)?;
         let identity = fields.identity()?;
-        let keeper = self.keeper.as_ref().ok_or(Error::NoConnectionStore {
+        let keeper = self.keeper.as_ref().ok_or(Error::NotConfigured {
             hint: "Loading by user_id and org_id needs the connections store: set CONNECTIONS_TABLE, \
                    or send the credentials",
         })?;
@@ -167,7 +167,7 @@ impl Load {
             let items = listing::all(&api, provider, &budget).await?;
             return Ok(json_response(StatusCode::OK, &items));
         };
-        let sealer = self.sealer.as_ref().ok_or(Error::NoConnectionStore {
+        let sealer = self.sealer.as_ref().ok_or(Error::NotConfigured {
             hint: "A paged load seals its cursors with TOKEN_ENCRYPTION_KEY: set it",
         })?;
         let start = match &paging.cursor {

@@ -60,22 +60,16 @@ async fn walk_all(
         ..Position::default()
     });
     while let Some(position) = at.filter(|position| position.listing == listing) {
-        // A cursor seen before (pages later) is a provider bug: report it rather than loop.
+        // A cursor seen before, pages later (`step` catches the one repeated at once).
         if position.parents.is_empty()
             && position
                 .cursor
                 .as_ref()
                 .is_some_and(|cursor| !seen.insert(cursor.clone()))
         {
-            return Err(Error::ProviderFailed {
-                provider: provider.spec.display_name,
-                reason: "pagination did not advance".into(),
-            });
+            return Err(stuck(provider));
         }
-        if budget
-            .deadline
-            .is_some_and(|deadline| deadline.saturating_duration_since(Instant::now()) < slowest * 2)
-        {
+        if out_of_time(budget.deadline, slowest) {
             return Err(Error::ListingTooLarge("cannot be listed in one request's time"));
         }
         let started = Instant::now();
@@ -119,10 +113,7 @@ pub async fn page(
         }
         items.extend(fresh);
         (at, skip) = (step.next, 0);
-        let hurried = walk
-            .deadline
-            .is_some_and(|deadline| deadline.saturating_duration_since(Instant::now()) < slowest * 2);
-        if items.len() == walk.limit || steps >= walk.max_steps || hurried {
+        if items.len() == walk.limit || steps >= walk.max_steps || out_of_time(walk.deadline, slowest) {
             break;
         }
     }
@@ -140,6 +131,20 @@ pub struct Walk {
     pub size: usize,
     pub max_steps: usize,
     pub deadline: Option<Instant>,
+}
+
+/// Whether another step, which may take as long as two of the slowest so far, would end after
+/// `deadline`.
+fn out_of_time(deadline: Option<Instant>, slowest: Duration) -> bool {
+    deadline.is_some_and(|deadline| deadline.saturating_duration_since(Instant::now()) < slowest * 2)
+}
+
+/// A provider that hands out a cursor it handed out before: reported rather than looped on.
+fn stuck(provider: &Provider) -> Error {
+    Error::ProviderFailed {
+        provider: provider.spec.display_name,
+        reason: "pagination did not advance".into(),
+    }
 }
 
 /// The bytes `item` takes in a JSON answer.
@@ -173,13 +178,13 @@ pub struct Position {
 }
 
 /// What one step read, and where the walk goes on (`None`: the end).
-pub struct Step {
-    pub items: Vec<Item>,
-    pub next: Option<Position>,
+struct Step {
+    items: Vec<Item>,
+    next: Option<Position>,
 }
 
 /// One step from `at`, asking the provider for pages of `size` objects (within its maximum).
-pub async fn step(api: &Api<'_>, provider: &Provider, mut at: Position, size: usize) -> Result<Step> {
+async fn step(api: &Api<'_>, provider: &Provider, mut at: Position, size: usize) -> Result<Step> {
     let listings = provider.spec.listings;
     let listing = listings.get(at.listing).ok_or(Error::InvalidField {
         name: "cursor".into(),
@@ -209,10 +214,7 @@ pub async fn step(api: &Api<'_>, provider: &Provider, mut at: Position, size: us
         _ => {
             let page = read(api, listing, None, at.cursor.as_deref(), size).await?;
             if page.next.is_some() && page.next == at.cursor {
-                return Err(Error::ProviderFailed {
-                    provider: provider.spec.display_name,
-                    reason: "pagination did not advance".into(),
-                });
+                return Err(stuck(provider));
             }
             at.done = page.next.is_none();
             at.cursor = page.next;
