@@ -43,8 +43,13 @@ impl Server {
     ) -> Result<Arc<Self>, StartupError> {
         let (config, sandbox) = sandbox::configure(address, var);
         let resources = Resources::new(config, Mode::Local);
+        let app = App::build(&resources).await?;
+        // Syncs run in this process, over the queue the syncer sends its steps to.
+        if let (Some(syncer), Some(steps)) = (resources.syncer().await?, resources.take_local_sync()) {
+            tokio::spawn(integrations::sync::local::run(syncer, steps, Default::default()));
+        }
         Ok(Arc::new(Server {
-            app: App::build(&resources).await?,
+            app,
             router: Router::default(),
             sandbox,
             providers: resources.config.providers.clone(),

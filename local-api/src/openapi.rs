@@ -6,7 +6,8 @@
 use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
 use integrations::handlers::{
-    AccessToken, ConnectionsPage, Disconnected, LoadPage, DEFAULT_LIMIT, DEFAULT_LOAD_LIMIT, MAX_LOAD_LIMIT,
+    AccessToken, ConnectionsPage, Disconnected, LoadPage, SyncStarted, DEFAULT_LIMIT, DEFAULT_LOAD_LIMIT,
+    MAX_LOAD_LIMIT,
 };
 use integrations::ids::MAX_ID_BYTES;
 use integrations::item::Item;
@@ -15,6 +16,7 @@ use integrations::providers::PROVIDERS;
 use integrations::request::{id_schema, Identity};
 use integrations::response::Detail;
 use integrations::routes::{Function, ROUTES};
+use integrations::sync::{FeedItem, ItemsPage, SyncState, SyncView, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 use serde_json::json;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
@@ -88,6 +90,12 @@ pub fn document() -> OpenApi {
                 .schema("ProviderTokens", provider_tokens())
                 .schema("LoadRequest", load_request())
                 .schema("TokenRequest", token_request())
+                .schema("SyncRequest", sync_request())
+                .schema_from::<SyncStarted>()
+                .schema_from::<SyncView>()
+                .schema_from::<SyncState>()
+                .schema_from::<ItemsPage>()
+                .schema_from::<FeedItem>()
                 .schema("SandboxTokens", sandbox_tokens())
                 .schema("SandboxItems", sandbox_items())
                 .schema("OAuthError", oauth_error())
@@ -123,6 +131,7 @@ pub fn document() -> OpenApi {
         .tags(Some([
             Tag::new("integrations"),
             Tag::new("connections"),
+            Tag::new("syncs"),
             Tag::new("sandbox"),
         ]))
         .build()
@@ -202,18 +211,40 @@ fn operation(function: Function) -> OperationBuilder {
             json_answer("A page", reference("ConnectionsPage")),
             &[401, 422, 503],
         ),
+        StartSync => (
+            "Start a background sync of a kept connection, or answer the one running",
+            json_answer("Started, or already running", reference("SyncStarted")),
+            &[400, 401, 404, 413, 415, 422, 503],
+        ),
+        SyncStatus => (
+            "The connection's current or last sync, never a token",
+            json_answer(
+                "The sync (idle, nothing counted, before the first)",
+                reference("SyncView"),
+            ),
+            &[401, 404, 422, 503],
+        ),
+        Items => (
+            "What the syncs kept, in the order they recorded it: by page, and by change since a time",
+            json_answer("A page; no provider request made", reference("ItemsPage")),
+            &[401, 404, 422, 503],
+        ),
     };
+    // Starting a sync answers before it has run.
+    let ok_status = if function == StartSync { "202" } else { "200" };
     let mut operation = OperationBuilder::new()
         .operation_id(Some(function.name()))
         .summary(Some(summary))
         .tag(
             if matches!(function, Connection | Disconnect | Token | Connections) {
                 "connections"
+            } else if matches!(function, StartSync | SyncStatus | Items) {
+                "syncs"
             } else {
                 "integrations"
             },
         )
-        .response("200", ok);
+        .response(ok_status, ok);
     for &status in errors {
         operation = operation.response(status.to_string(), error_answer(function, status));
     }
@@ -235,16 +266,49 @@ fn operation(function: Function) -> OperationBuilder {
         Authorize | Credentials => operation.request_body(Some(body(reference("Identity")))),
         Load => operation.request_body(Some(body(reference("LoadRequest")))),
         Token => operation.request_body(Some(body(reference("TokenRequest")))),
+        StartSync => operation.request_body(Some(body(reference("SyncRequest")))),
         OAuth2Callback => ["code", "state", "error", "error_description"]
             .into_iter()
             .fold(operation, |operation, name| {
                 operation.parameter(query(name, false, string()))
             }),
-        Connection | Disconnect => {
+        Connection | Disconnect | SyncStatus => {
             operation
                 .parameter(query("org_id", true, id()))
                 .parameter(query("user_id", true, id()))
         }
+        Items => operation
+            .parameter(query("org_id", true, id()))
+            .parameter(query("user_id", true, id()))
+            .parameter(query(
+                "modified_after",
+                false,
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
+                    .description(Some(
+                        "Only versions recorded after this time (an item's synced_at): with the cursor, a change feed",
+                    ))
+                    .into(),
+            ))
+            .parameter(query(
+                "limit",
+                false,
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_ITEMS_LIMIT as u32))
+                    .default(Some(json!(DEFAULT_ITEMS_LIMIT)))
+                    .into(),
+            ))
+            .parameter(query(
+                "cursor",
+                false,
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("next_cursor of the previous page"))
+                    .into(),
+            )),
         Connections => operation
             .parameter(query("org_id", true, filter_id()))
             .parameter(query("user_id", false, filter_id()))
@@ -445,6 +509,18 @@ fn load_request() -> Schema {
 }
 
 fn token_request() -> Schema {
+    flag_request("force_refresh", "Refresh even when the token is not due")
+}
+
+fn sync_request() -> Schema {
+    flag_request(
+        "full",
+        "Read every item (and find deletions) even where changes alone could be read",
+    )
+}
+
+/// The identity of a kept connection and one boolean flag.
+fn flag_request(name: &str, description: &str) -> Schema {
     let flag = AnyOfBuilder::new()
         .item(ObjectBuilder::new().schema_type(Type::Boolean))
         .item(
@@ -452,12 +528,12 @@ fn token_request() -> Schema {
                 .schema_type(Type::String)
                 .enum_values(Some(["true", "false", "1", "0", ""])),
         )
-        .description(Some("Refresh even when the token is not due"));
+        .description(Some(description));
     let mut request = match Identity::schema() {
         RefOr::T(Schema::Object(identity)) => identity,
         _ => unreachable!("Identity is an object"),
     };
-    request.properties.insert("force_refresh".into(), flag.into());
+    request.properties.insert(name.into(), flag.into());
     request.into()
 }
 

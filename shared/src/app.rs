@@ -7,8 +7,8 @@ use lambda_http::Request;
 
 use crate::access::Access;
 use crate::handlers::{
-    Authorize, Connection, Connections, Credentials, Disconnect, DynEndpoint, Endpoint, Handler, Load,
-    OAuth2Callback, Service, Token,
+    Authorize, Connection, Connections, Credentials, Disconnect, DynEndpoint, Endpoint, Handler, Items, Load,
+    OAuth2Callback, Service, StartSync, SyncStatus, Token,
 };
 use crate::resources::{Resources, StartupError};
 use crate::response::Response;
@@ -57,8 +57,15 @@ async fn endpoint(
         Function::Disconnect if kept => built::<Disconnect>(resources).await,
         Function::Token if kept => built::<Token>(resources).await,
         Function::Connections if kept => built::<Connections>(resources).await,
-        Function::Connection | Function::Disconnect | Function::Token | Function::Connections => {
-            Ok(DynEndpoint::new_box(Service::unkept(function, resources)))
-        }
+        Function::StartSync if kept => built::<StartSync>(resources).await,
+        Function::SyncStatus if kept => built::<SyncStatus>(resources).await,
+        Function::Items if kept => built::<Items>(resources).await,
+        Function::Connection
+        | Function::Disconnect
+        | Function::Token
+        | Function::Connections
+        | Function::StartSync
+        | Function::SyncStatus
+        | Function::Items => Ok(DynEndpoint::new_box(Service::unkept(function, resources))),
     }
 }

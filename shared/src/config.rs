@@ -35,6 +35,28 @@ pub struct Config {
     /// Connect and total timeouts of every outbound HTTP call.
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// `ITEMS_TABLE` and `SYNC_QUEUE_URL`: where synced items are kept, and the queue of sync
+    /// steps; locally, a redb file under `DATA_DIR` and a task of the process.
+    pub items_table: Option<String>,
+    pub sync_queue_url: Option<String>,
+    pub sync: SyncSettings,
+}
+
+/// How syncs run.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// `SYNC_INTERVAL_SECS`: a connection is synced again this long after its last sync ended.
+    pub interval: Duration,
+    /// `SYNC_FULL_EVERY`: every this many syncs is a full one, which finds deletions.
+    pub full_every: u32,
+    /// `ITEM_TOMBSTONE_DAYS`: how long a deleted item stays in the feed as a tombstone.
+    pub tombstone_days: u32,
+    /// `SYNC_STEP_PAGES`: provider pages one step reads at most.
+    pub step_pages: usize,
+    /// `SYNC_STEP_SECS`: how long one step reads at most.
+    pub step_time: Duration,
+    /// `SYNC_RETRY_SECS`: the first wait after a transient failure, doubled each time.
+    pub retry_base: Duration,
 }
 
 impl Config {
@@ -57,9 +79,8 @@ impl Config {
                 })
                 .unwrap_or_default()
         };
-        let seconds = |name: &str, default: u64| {
-            Duration::from_secs(var(name).and_then(|v| v.parse().ok()).unwrap_or(default))
-        };
+        let number = |name: &str, default: u64| var(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+        let seconds = |name: &str, default: u64| Duration::from_secs(number(name, default));
         Config {
             redis_url: var("REDIS_URL"),
             redis_ca_cert: var("REDIS_CA_CERT"),
@@ -74,6 +95,16 @@ impl Config {
             refresh_ahead: seconds("REFRESH_AHEAD_SECS", 900),
             connect_timeout: seconds("HTTP_CONNECT_TIMEOUT_SECS", 3),
             request_timeout: seconds("HTTP_TIMEOUT_SECS", 10),
+            items_table: var("ITEMS_TABLE"),
+            sync_queue_url: var("SYNC_QUEUE_URL"),
+            sync: SyncSettings {
+                interval: seconds("SYNC_INTERVAL_SECS", 3600),
+                full_every: number("SYNC_FULL_EVERY", 24).max(1) as u32,
+                tombstone_days: number("ITEM_TOMBSTONE_DAYS", 30) as u32,
+                step_pages: number("SYNC_STEP_PAGES", 20).max(1) as usize,
+                step_time: seconds("SYNC_STEP_SECS", 60),
+                retry_base: seconds("SYNC_RETRY_SECS", 30),
+            },
         }
     }
 

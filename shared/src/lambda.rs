@@ -74,6 +74,26 @@ pub async fn run_refresher() -> Result<(), Error> {
     .await
 }
 
+/// The `sync` function's entry point: steps from SQS, deletions from the connections table's
+/// stream, and the scheduled finder.
+pub async fn run_sync() -> Result<(), Error> {
+    crate::logging::init_lambda();
+    let resources = Resources::new(Config::from_env(), Mode::Lambda);
+    let syncer = started(
+        resources
+            .syncer()
+            .await
+            .and_then(|syncer| syncer.ok_or(StartupError::MissingSync)),
+    )
+    .await?;
+    let syncer = &syncer;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = deadline_before(event.context.deadline, SUMMARY_MARGIN);
+        Ok::<_, Error>(crate::sync::events::handle(syncer, event.payload, deadline).await)
+    }))
+    .await
+}
+
 /// What a function needs, or why it cannot start: logged, and reported through the Runtime
 /// API's `/init/error` so that Lambda shows the reason instead of a timeout.
 async fn started<T>(built: Result<T, StartupError>) -> Result<T, Error> {

@@ -25,6 +25,7 @@ pub mod resources;
 pub mod response;
 pub mod routes;
 pub mod single_use;
+pub mod sync;
 pub mod tokens;
 pub mod upstream;
 

@@ -17,6 +17,9 @@ pub enum Function {
     Disconnect,
     Token,
     Connections,
+    StartSync,
+    SyncStatus,
+    Items,
 }
 
 pub struct Route {
@@ -67,10 +70,25 @@ pub const ROUTES: &[Route] = &[
         path: "/connections",
         function: Function::Connections,
     },
+    Route {
+        method: "POST",
+        path: "/integrations/{provider}/sync",
+        function: Function::StartSync,
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{provider}/sync",
+        function: Function::SyncStatus,
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{provider}/items",
+        function: Function::Items,
+    },
 ];
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 11] = [
         Function::Authorize,
         Function::OAuth2Callback,
         Function::Credentials,
@@ -79,6 +97,9 @@ impl Function {
         Function::Disconnect,
         Function::Token,
         Function::Connections,
+        Function::StartSync,
+        Function::SyncStatus,
+        Function::Items,
     ];
 
     /// The binary's (and crate's) name.
@@ -92,6 +113,9 @@ impl Function {
             Function::Disconnect => "disconnect",
             Function::Token => "token",
             Function::Connections => "connections",
+            Function::StartSync => "startsync",
+            Function::SyncStatus => "syncstatus",
+            Function::Items => "items",
         }
     }
 
@@ -115,7 +139,13 @@ impl Function {
             // By credentials, the API; by connection, a refresh too.
             Function::Load => Needs::API.and(Needs::CLIENT),
             Function::Disconnect | Function::Token => Needs::CLIENT,
-            Function::Credentials | Function::Connection | Function::Connections => Needs::NOTHING,
+            // A sync's steps call the provider; starting one, or reading what it kept, does not.
+            Function::Credentials
+            | Function::Connection
+            | Function::Connections
+            | Function::StartSync
+            | Function::SyncStatus
+            | Function::Items => Needs::NOTHING,
         }
     }
 

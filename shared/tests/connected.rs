@@ -33,43 +33,6 @@ async fn connected_app(fake: &MockServer) -> App {
     .unwrap()
 }
 
-/// authorize → callback for `provider`, for a new user and org which it returns.
-async fn connect(app: &App, fake: &MockServer, provider: &str, token: &str) -> (String, String) {
-    let (user, org) = (unique("user"), unique("org"));
-    connect_as(app, fake, provider, &user, &org, token).await;
-    (user, org)
-}
-
-/// authorize → callback for `provider`, as `user` of `org`.
-async fn connect_as(app: &App, fake: &MockServer, provider: &str, user: &str, org: &str, token: &str) {
-    let (_, url) = call(
-        app,
-        Function::Authorize,
-        form(
-            provider,
-            Function::Authorize,
-            &[("user_id", user), ("org_id", org)],
-        ),
-    )
-    .await;
-    let query = query_of(url.as_str().unwrap());
-    let code = unique("code");
-    let challenge = query.get("code_challenge").map(String::as_str);
-    fakes::mount_exchange(fake, provider, &code, challenge, token).await;
-    let response = app
-        .handle(
-            Function::OAuth2Callback,
-            callback(provider, &[("code", &code), ("state", &query["state"])]),
-        )
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{}",
-        body_text(response.body())
-    );
-}
-
 /// `GET` (its metadata) or `DELETE` (the disconnect) on the connection named by `ids`.
 async fn on_connection(
     app: &App,

@@ -23,7 +23,7 @@ async fn every_event_is_listed_with_its_status() {
     let mut listed: Vec<String> = EVENTS
         .iter()
         .map(|(name, _, _)| name.to_string())
-        .chain(SCHEDULED_EVENTS.iter().map(|name| name.to_string()))
+        .chain(INVOKED_EVENTS.iter().map(|(name, _)| name.to_string()))
         .collect();
     listed.sort();
     assert_eq!(files, listed);

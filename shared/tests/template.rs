@@ -110,11 +110,11 @@ fn every_route_is_deployed_and_every_deployed_route_is_in_the_route_table() {
         deployed, routed,
         "template.yaml's HttpApi events (left) and routes::ROUTES (right) differ"
     );
-    // Every routed function, and the scheduled refresher (it has no route).
+    // Every routed function, the scheduled refresher and the sync worker (they have no route).
     let all: BTreeSet<String> = Function::ALL
         .iter()
         .map(|f| f.name().to_owned())
-        .chain(["refresher".to_owned()])
+        .chain(["refresher".to_owned(), "sync".to_owned()])
         .collect();
     assert_eq!(
         binaries, all,
@@ -151,13 +151,36 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("token", [&KEPT[..], &ACCESS, &HTTP].concat()),
         ("connections", [&KEPT[..], &ACCESS].concat()),
         ("refresher", [&KEPT[..], &HTTP].concat()),
+        (
+            "startsync",
+            [
+                &KEPT[..],
+                &ACCESS,
+                &["ITEMS_TABLE", "SYNC_QUEUE_URL", "SYNC_FULL_EVERY"],
+            ]
+            .concat(),
+        ),
+        ("syncstatus", [&KEPT[..], &ACCESS, &["ITEMS_TABLE"]].concat()),
+        ("items", [&KEPT[..], &ACCESS, &["ITEMS_TABLE"]].concat()),
+        (
+            "sync",
+            [
+                &KEPT[..],
+                &HTTP,
+                &[
+                    "ITEMS_TABLE",
+                    "SYNC_QUEUE_URL",
+                    "SYNC_INTERVAL_SECS",
+                    "SYNC_FULL_EVERY",
+                    "ITEM_TOMBSTONE_DAYS",
+                ],
+            ]
+            .concat(),
+        ),
     ]);
     // The providers' AUTH_URL, TOKEN_URL and API_URL are not deployed: the code's defaults are
     // the real endpoints, and those variables exist for tests and fakes.
-    let needs = |function: &str| match Function::from_name(function) {
-        Some(function) => function.needs(),
-        None => integrations::refresher::NEEDS,
-    };
+    let needs = worker_needs;
     own.into_iter()
         .map(|(function, variables)| {
             let providers = deployable().flat_map(|spec| needs(function).variables(spec));
@@ -224,11 +247,11 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redi
     let deployed = deployed_environment(&template());
     for (binary, variables) in &deployed {
         let Some(function) = Function::from_name(binary) else {
-            assert_eq!(binary, "refresher", "an unknown function");
             assert!(
-                !variables.contains("API_KEYS"),
-                "the refresher has no caller to check"
+                ["refresher", "sync"].contains(&binary.as_str()),
+                "an unknown function"
             );
+            assert!(!variables.contains("API_KEYS"), "{binary} has no caller to check");
             continue;
         };
         assert_eq!(
@@ -258,6 +281,15 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redi
     }
 }
 
+/// What a function reads of each provider: a routed one's `Function::needs`, the workers' own.
+fn worker_needs(function: &str) -> integrations::providers::Needs {
+    match (Function::from_name(function), function) {
+        (Some(function), _) => function.needs(),
+        (None, "sync") => integrations::sync::NEEDS,
+        _ => integrations::refresher::NEEDS,
+    }
+}
+
 /// The providers a deployment configures.
 fn deployable() -> impl Iterator<Item = &'static ProviderSpec> {
     integrations::providers::deployable()
@@ -277,10 +309,7 @@ fn camel(name: &str) -> String {
 /// The variables a function reads of every deployable provider, as `template.yaml` passes them:
 /// each from its provider's parameter, the redirect URI derived from `PublicBaseUrl` unless set.
 fn generated_variables(function: &str) -> Vec<String> {
-    let needs = match Function::from_name(function) {
-        Some(function) => function.needs(),
-        None => integrations::refresher::NEEDS,
-    };
+    let needs = worker_needs(function);
     let mut lines = Vec::new();
     for spec in deployable() {
         let prefix = spec.env_prefix;

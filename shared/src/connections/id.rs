@@ -56,7 +56,8 @@ impl ConnectionId {
         )
     }
 
-    pub(super) fn from_key(key: &str) -> Option<Self> {
+    /// The ids of a primary key ([`ConnectionId::key`]).
+    pub fn from_key(key: &str) -> Option<Self> {
         let mut parts = key.strip_prefix("connection#")?.split('#').map(|part| {
             let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
             String::from_utf8(bytes).ok()

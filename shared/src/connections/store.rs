@@ -121,11 +121,13 @@ pub trait ConnectionStore: Send + Sync {
         start: Option<(u8, i64, ConnectionId)>,
     ) -> impl Future<Output = Result<Vec<DueConnection>, ConnectionStoreError>> + Send;
 
-    /// Up to `want` connections after `start` whose tokens are not sealed under the current key.
-    fn old_keys_page(
+    /// Up to `want` connections after `start` in key order (a scan), or only those whose tokens
+    /// are not sealed under the current key.
+    fn scan_page(
         &self,
         want: usize,
         start: Option<ConnectionId>,
+        old_keys_only: bool,
     ) -> impl Future<Output = Result<Vec<Connection>, ConnectionStoreError>> + Send;
 
     /// An org's connections by provider then user id, optionally of one user and/or provider.
@@ -175,7 +177,21 @@ pub trait ConnectionStore: Send + Sync {
         async move {
             check_limit(limit)?;
             let start = old_keys_start(cursor)?;
-            let found = self.old_keys_page(limit + 1, start).await?;
+            let found = self.scan_page(limit + 1, start, true).await?;
+            Ok(page(found, limit, old_keys_cursor))
+        }
+    }
+
+    /// Every connection, a page at a time (a scan: for the scheduled sync finder).
+    fn every(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<Connection>, ConnectionStoreError>> + Send {
+        async move {
+            check_limit(limit)?;
+            let start = old_keys_start(cursor)?;
+            let found = self.scan_page(limit + 1, start, false).await?;
             Ok(page(found, limit, old_keys_cursor))
         }
     }

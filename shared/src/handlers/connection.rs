@@ -27,6 +27,11 @@ pub struct Disconnect {
     providers: Providers,
     keeper: Arc<Keeper>,
     single_use: Arc<SingleUse>,
+    /// Locally, the synced items, forgotten with the connection. Deployed, the connections
+    /// table's stream does it (the `sync` function), which keeps this binary small and forgets
+    /// them even when the process dies right after the delete.
+    #[cfg(feature = "embedded")]
+    items: Option<crate::sync::SharedItems>,
 }
 
 /// The disconnect's answer; `revoked` is true only where the provider confirmed the revocation,
@@ -79,6 +84,8 @@ impl Handler for Disconnect {
             providers: resources.config.providers.clone(),
             keeper: resources.required_keeper().await?,
             single_use: resources.single_use().await?,
+            #[cfg(feature = "embedded")]
+            items: resources.items().await?,
         })
     }
 }
@@ -93,6 +100,10 @@ impl Serve for Disconnect {
         // The copy waiting for a `/credentials` hand-off would outlive the disconnect otherwise.
         let key = credentials_key(provider.name(), &identity.org_id, &identity.user_id);
         self.single_use.discard(&key).await?;
+        #[cfg(feature = "embedded")]
+        if let Some(items) = &self.items {
+            crate::sync::forget(items, &id.key()).await?;
+        }
         Ok(json_response(
             StatusCode::OK,
             &Disconnected {

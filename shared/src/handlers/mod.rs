@@ -7,6 +7,7 @@ mod connections;
 mod credentials;
 mod load;
 mod oauth2callback;
+mod sync;
 mod token;
 mod unkept;
 
@@ -23,6 +24,7 @@ pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT};
 pub use credentials::Credentials;
 pub use load::{Load, LoadPage, DEFAULT_LOAD_LIMIT, MAX_LOAD_LIMIT};
 pub use oauth2callback::OAuth2Callback;
+pub use sync::{Items, StartSync, SyncStarted, SyncStatus};
 pub use token::{AccessToken, Token};
 pub use unkept::Unkept;
 

@@ -53,8 +53,11 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
             more: None,
             children: None,
             normalise: |table, _, base| base.and_then(|base| normalise_table(base, table)),
+            changes: None,
         }),
         normalise: |base, _, _| normalise_base(base),
+        // Bases and tables carry no modification time: each sync reads them all (they are few).
+        changes: None,
     }],
     names_parents: false,
 };

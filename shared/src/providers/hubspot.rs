@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{BodyEncoding, ClientAuth, Listing, ProviderSpec};
+use super::{BodyEncoding, Changes, ClientAuth, Listing, ProviderSpec};
 use crate::item::Item;
 
-/// One CRM object type: its item `type`, its path, and the properties its name is made from.
+/// One CRM object type: its item `type`, its path, the properties its name is made from, and
+/// the one its last modification is searched by.
 macro_rules! objects {
-    ($kind:literal, $path:literal, $properties:literal) => {
+    ($kind:literal, $path:literal, $properties:literal, $modified:literal) => {
         Listing {
             kind: $kind,
             post: false,
@@ -22,6 +23,12 @@ macro_rules! objects {
             more: None,
             children: None,
             normalise: |object, kind, _| normalise(kind, object),
+            changes: Some(Changes::Search {
+                path: concat!($path, "/search"),
+                property: $modified,
+                max_page: 200,
+                archived: &[("properties", $properties), ("archived", "true")],
+            }),
         }
     };
 }
@@ -49,9 +56,19 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
     account_fields: ("hub_id", "hub_domain"),
     settings: &[],
     listings: &[
-        objects!("contact", "/crm/v3/objects/contacts", "firstname,lastname,email"),
-        objects!("company", "/crm/v3/objects/companies", "name"),
-        objects!("deal", "/crm/v3/objects/deals", "dealname"),
+        objects!(
+            "contact",
+            "/crm/v3/objects/contacts",
+            "firstname,lastname,email",
+            "lastmodifieddate"
+        ),
+        objects!(
+            "company",
+            "/crm/v3/objects/companies",
+            "name",
+            "hs_lastmodifieddate"
+        ),
+        objects!("deal", "/crm/v3/objects/deals", "dealname", "hs_lastmodifieddate"),
     ],
     names_parents: false,
 };

@@ -13,7 +13,7 @@ pub mod sandbox;
 mod spec;
 
 pub use needs::Needs;
-pub use spec::{BodyEncoding, ClientAuth, Listing, ProviderSpec};
+pub use spec::{BodyEncoding, Changes, ClientAuth, Listing, ProviderSpec};
 
 use std::collections::HashMap;
 

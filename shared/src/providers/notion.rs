@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{name_parents, BodyEncoding, ClientAuth, Listing, ProviderSpec};
+use super::{name_parents, BodyEncoding, Changes, ClientAuth, Listing, ProviderSpec};
 use crate::item::Item;
 
 pub(super) static SPEC: ProviderSpec = ProviderSpec {
@@ -38,6 +38,9 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
         more: Some("has_more"),
         children: None,
         normalise: |object, _, _| normalise(object),
+        changes: Some(Changes::NewestFirst(
+            r#"{"sort": {"direction": "descending", "timestamp": "last_edited_time"}}"#,
+        )),
     }],
     names_parents: true,
 };

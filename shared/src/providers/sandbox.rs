@@ -40,6 +40,7 @@ pub(super) static SPEC: ProviderSpec = ProviderSpec {
         more: None,
         children: None,
         normalise: |object, _, _| normalise(object),
+        changes: None,
     }],
     names_parents: true,
 };

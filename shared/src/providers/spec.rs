@@ -48,6 +48,25 @@ pub struct Listing {
     pub children: Option<&'static Listing>,
     /// An object of this listing (under its parent, for children) as an item; `None` leaves it out.
     pub normalise: fn(object: &Value, kind: &'static str, parent: Option<&Item>) -> Option<Item>,
+    /// How a sync reads only what changed; `None`: every sync reads it all (Airtable).
+    pub changes: Option<Changes>,
+}
+
+/// How a listing's changes since a time are read. Times are the items' `last_modified_time`.
+pub enum Changes {
+    /// The listing with these extra parameters (a JSON object) lists newest first (Notion's
+    /// search sorted by `last_edited_time`): a sync reads until it passes its watermark.
+    NewestFirst(&'static str),
+    /// A search endpoint filtering on a modification-time `property` (HubSpot's CRM search), read
+    /// oldest first from the watermark: each query starts at the last time read, so none pages
+    /// past the `cap` on one query's results. Then the listing with `archived` parameters, whose
+    /// items (`visibility: false`) are what was deleted.
+    Search {
+        path: &'static str,
+        property: &'static str,
+        max_page: usize,
+        archived: &'static [(&'static str, &'static str)],
+    },
 }
 
 /// The static description of a provider; URLs are defaults that the environment may override.

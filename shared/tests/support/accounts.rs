@@ -20,12 +20,12 @@ impl Requests {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn add(&self) {
+    pub(super) fn add(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-fn query(request: &Request, name: &str) -> Option<String> {
+pub(super) fn query(request: &Request, name: &str) -> Option<String> {
     request
         .url
         .query_pairs()
@@ -34,7 +34,7 @@ fn query(request: &Request, name: &str) -> Option<String> {
 }
 
 /// HubSpot's 400 for what its API refuses.
-fn hubspot_refusal(message: &str) -> ResponseTemplate {
+pub(super) fn hubspot_refusal(message: &str) -> ResponseTemplate {
     ResponseTemplate::new(400).set_body_json(json!({
         "status": "error", "message": message, "category": "VALIDATION_ERROR"
     }))
@@ -137,7 +137,7 @@ impl Respond for Notion {
     }
 }
 
-fn notion_refusal(message: &str) -> ResponseTemplate {
+pub(super) fn notion_refusal(message: &str) -> ResponseTemplate {
     ResponseTemplate::new(400).set_body_json(json!({
         "object": "error", "status": 400, "code": "validation_error", "message": message
     }))

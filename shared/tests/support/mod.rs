@@ -2,6 +2,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 pub mod accounts;
+pub mod changing;
 pub mod fakes;
 pub mod moto;
 pub mod proxy;
@@ -410,7 +411,7 @@ pub fn basic(user: &str, password: &str) -> String {
 
 /// What each `events/*.json` is meant to produce: its status and a part of its body that says why
 /// (the reason the event encodes, or the items by id and name). Every file there must be listed.
-pub const EVENTS: [(&str, u16, &str); 12] = [
+pub const EVENTS: [(&str, u16, &str); 15] = [
     (
         "authorize",
         200,
@@ -463,10 +464,37 @@ pub const EVENTS: [(&str, u16, &str); 12] = [
         "No connection found: connect first through /authorize",
     ),
     ("connections", 200, r#"{"connections":[],"next_cursor":null}"#),
+    (
+        "startsync-none-stored",
+        404,
+        "No connection found: connect first through /authorize",
+    ),
+    (
+        "syncstatus-none-stored",
+        404,
+        "No connection found: connect first through /authorize",
+    ),
+    (
+        "items-none-stored",
+        404,
+        "No connection found: connect first through /authorize",
+    ),
 ];
 
-/// Events that are no HTTP request: replayed through their function under the Runtime API.
-pub const SCHEDULED_EVENTS: [&str; 1] = ["refresher-scheduled"];
+/// Events that are no HTTP request, and what their function answers on an empty deployment:
+/// replayed through it under the Runtime API.
+pub const INVOKED_EVENTS: [(&str, &str); 4] = [
+    (
+        "refresher-scheduled",
+        r#"{"refreshed": 0, "skipped": 0, "needs_reauthorization": 0, "transient": 0,
+            "misconfigured": 0, "deferred": 0, "unreadable": 0, "failed": 0, "resealed": 0,
+            "under_old_keys": 0}"#,
+    ),
+    ("sync-scheduled", r#"{"started": 0, "resumed": 0, "failed": 0}"#),
+    // A step of a sync that is not there: dropped, not retried.
+    ("sync-step", r#"{"batchItemFailures": []}"#),
+    ("sync-connection-removed", r#"{"batchItemFailures": []}"#),
+];
 
 pub fn event_path(name: &str) -> String {
     format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"))
@@ -535,4 +563,53 @@ pub fn within(request: lambda_http::Request, ms: u64) -> lambda_http::Request {
     context.deadline = now_ms + ms;
     context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
     lambda_http::RequestExt::with_lambda_context(request, context)
+}
+
+/// authorize → callback for `provider`, for a new user and org which it returns.
+pub async fn connect(
+    app: &App,
+    fake: &wiremock::MockServer,
+    provider: &str,
+    token: &str,
+) -> (String, String) {
+    let (user, org) = (unique("user"), unique("org"));
+    connect_as(app, fake, provider, &user, &org, token).await;
+    (user, org)
+}
+
+/// authorize → callback for `provider`, as `user` of `org`.
+pub async fn connect_as(
+    app: &App,
+    fake: &wiremock::MockServer,
+    provider: &str,
+    user: &str,
+    org: &str,
+    token: &str,
+) {
+    let (_, url) = call(
+        app,
+        Function::Authorize,
+        form(
+            provider,
+            Function::Authorize,
+            &[("user_id", user), ("org_id", org)],
+        ),
+    )
+    .await;
+    let query = query_of(url.as_str().unwrap());
+    let code = unique("code");
+    let challenge = query.get("code_challenge").map(String::as_str);
+    fakes::mount_exchange(fake, provider, &code, challenge, token).await;
+    let response = app
+        .handle(
+            Function::OAuth2Callback,
+            callback(provider, &[("code", &code), ("state", &query["state"])]),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(response.body())
+    );
 }

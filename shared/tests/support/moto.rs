@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
+    Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use integrations::connections::{self, ConnectionId, ConnectionStore, DynamoStore, SharedStore};
@@ -88,20 +88,44 @@ pub async fn client() -> Client {
     Client::from_conf(config)
 }
 
-/// `Resources.ConnectionsTable.Properties` of template.yaml.
-pub fn table_properties() -> &'static Value {
-    static PROPERTIES: OnceLock<Value> = OnceLock::new();
-    PROPERTIES.get_or_init(|| {
+/// template.yaml, parsed.
+pub fn template() -> &'static Value {
+    static TEMPLATE: OnceLock<Value> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
         let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
-        let template: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        template["Resources"]["ConnectionsTable"]["Properties"].clone()
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     })
 }
 
-/// A new table with a random name, keyed and indexed exactly as template.yaml says.
+/// `Resources.ConnectionsTable.Properties` of template.yaml.
+pub fn table_properties() -> &'static Value {
+    &template()["Resources"]["ConnectionsTable"]["Properties"]
+}
+
+/// A new connections table with a random name, keyed and indexed exactly as template.yaml says.
 pub async fn create_table(client: &Client) -> String {
-    let properties = table_properties();
-    let name = format!("connections-{:016x}", rand::random::<u64>());
+    create_template_table(client, "ConnectionsTable", "connections").await
+}
+
+/// A new items table, as template.yaml's `ItemsTable`.
+pub async fn create_items_table(client: &Client) -> String {
+    create_template_table(client, "ItemsTable", "items").await
+}
+
+fn projection(index: &Value) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(text(&index["Projection"]["ProjectionType"])))
+        .set_non_key_attributes(
+            index["Projection"]["NonKeyAttributes"]
+                .as_sequence()
+                .map(|names| names.iter().map(|name| text(name).to_owned()).collect()),
+        )
+        .build()
+}
+
+async fn create_template_table(client: &Client, resource: &str, prefix: &str) -> String {
+    let properties = &template()["Resources"][resource]["Properties"];
+    let name = format!("{prefix}-{:016x}", rand::random::<u64>());
     let attributes = sequence(&properties["AttributeDefinitions"])
         .iter()
         .map(|attribute| {
@@ -112,33 +136,45 @@ pub async fn create_table(client: &Client) -> String {
                 .unwrap()
         })
         .collect();
-    let indexes = sequence(&properties["GlobalSecondaryIndexes"])
-        .iter()
-        .map(|index| {
-            GlobalSecondaryIndex::builder()
-                .index_name(text(&index["IndexName"]))
-                .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(text(&index["Projection"]["ProjectionType"])))
-                        .set_non_key_attributes(
-                            index["Projection"]["NonKeyAttributes"]
-                                .as_sequence()
-                                .map(|names| names.iter().map(|name| text(name).to_owned()).collect()),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap()
-        })
-        .collect();
+    let indexes = |key: &str| {
+        properties[key]
+            .as_sequence()
+            .map(|indexes| indexes.iter().collect::<Vec<_>>())
+    };
+    let global = indexes("GlobalSecondaryIndexes").map(|indexes| {
+        indexes
+            .into_iter()
+            .map(|index| {
+                GlobalSecondaryIndex::builder()
+                    .index_name(text(&index["IndexName"]))
+                    .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                    .projection(projection(index))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    });
+    let local = indexes("LocalSecondaryIndexes").map(|indexes| {
+        indexes
+            .into_iter()
+            .map(|index| {
+                LocalSecondaryIndex::builder()
+                    .index_name(text(&index["IndexName"]))
+                    .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                    .projection(projection(index))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    });
     client
         .create_table()
         .table_name(&name)
         .billing_mode(BillingMode::from(text(&properties["BillingMode"])))
         .set_attribute_definitions(Some(attributes))
         .set_key_schema(Some(key_schema(&properties["KeySchema"])))
-        .set_global_secondary_indexes(Some(indexes))
+        .set_global_secondary_indexes(global)
+        .set_local_secondary_indexes(local)
         .send()
         .await
         .unwrap_or_else(|e| panic!("CreateTable: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)));
@@ -170,17 +206,83 @@ fn text(value: &Value) -> &str {
         .unwrap_or_else(|| panic!("template.yaml: expected a string, found {value:?}"))
 }
 
-/// A deployment whose connections live in a fresh table of moto's DynamoDB, and a store client
-/// of the test's own on the same table.
+/// An SQS client on the same moto server (moto serves every service on one port).
+pub async fn sqs_client() -> aws_sdk_sqs::Client {
+    use aws_sdk_sqs::config::{Credentials, Region};
+    let config = integrations::sync::sqs::config_builder(reqwest::Client::new())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// The sync queue and its dead-letter queue, with the attributes template.yaml gives them; the
+/// queue's URL.
+pub async fn create_sync_queue(client: &aws_sdk_sqs::Client) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let resources = &template()["Resources"];
+    let attributes = |properties: &Value| {
+        ["VisibilityTimeout", "MessageRetentionPeriod"]
+            .into_iter()
+            .filter_map(|name| {
+                let value = properties[name].as_u64()?;
+                Some((QueueAttributeName::from(name), value.to_string()))
+            })
+            .collect::<HashMap<_, _>>()
+    };
+    let suffix = format!("{:016x}", rand::random::<u64>());
+    let dead = client
+        .create_queue()
+        .queue_name(format!("sync-dead-{suffix}"))
+        .set_attributes(Some(attributes(&resources["SyncDeadLetterQueue"]["Properties"])))
+        .send()
+        .await
+        .unwrap();
+    let dead_arn = client
+        .get_queue_attributes()
+        .queue_url(dead.queue_url().unwrap())
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let properties = &resources["SyncQueue"]["Properties"];
+    let receives = properties["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap();
+    let mut queue = attributes(properties);
+    queue.insert(
+        QueueAttributeName::RedrivePolicy,
+        json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": receives}).to_string(),
+    );
+    let created = client
+        .create_queue()
+        .queue_name(format!("sync-{suffix}"))
+        .set_attributes(Some(queue))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateQueue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
+    created.queue_url().unwrap().to_owned()
+}
+
+/// A deployment whose connections and synced items live in fresh tables of moto's DynamoDB,
+/// its sync steps on a fresh queue of moto's SQS, and a store client of the test's own on the
+/// connections table.
 pub async fn kept_env(fake: &str) -> (HashMap<String, String>, SharedStore) {
     let client = client().await;
     let table = create_table(&client).await;
+    let items = create_items_table(&client).await;
+    let queue = create_sync_queue(&sqs_client().await).await;
     let env = vars(
         fake,
         &[
             ("REDIS_URL", &redis_url()),
             ("CONNECTIONS_TABLE", &table),
+            ("ITEMS_TABLE", &items),
+            ("SYNC_QUEUE_URL", &queue),
             ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint()),
+            ("AWS_ENDPOINT_URL_SQS", &endpoint()),
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),

@@ -18,11 +18,18 @@ mod reads;
 mod store;
 mod update;
 
+pub(crate) use config::aws_config;
 pub use config::config_builder;
+
 use update::failed;
 
 pub const BY_ORG_INDEX: &str = "by_org";
 pub const DUE_INDEX: &str = "due";
+
+/// How long one AWS request may take before the SDK retries it.
+pub(crate) fn attempt_timeout() -> std::time::Duration {
+    config::ATTEMPT_TIMEOUT
+}
 
 #[derive(Clone)]
 pub struct DynamoStore {

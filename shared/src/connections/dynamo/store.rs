@@ -186,10 +186,11 @@ impl ConnectionStore for DynamoStore {
     }
 
     /// Up to `want` connections after `start` whose tokens are not sealed under the current key.
-    async fn old_keys_page(
+    async fn scan_page(
         &self,
         want: usize,
         start: Option<ConnectionId>,
+        old_keys_only: bool,
     ) -> Result<Vec<Connection>, ConnectionStoreError> {
         let mut filter = Expr::default();
         let (tokens, prefix) = (
@@ -204,9 +205,9 @@ impl ConnectionStore for DynamoStore {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .filter_expression(&condition)
-                .set_expression_attribute_names(Some(filter.names.clone()))
-                .set_expression_attribute_values(Some(filter.values.clone()))
+                .set_filter_expression(old_keys_only.then(|| condition.clone()))
+                .set_expression_attribute_names(old_keys_only.then(|| filter.names.clone()))
+                .set_expression_attribute_values(old_keys_only.then(|| filter.values.clone()))
                 .set_exclusive_start_key(start)
                 .consistent_read(true)
                 .send()

@@ -174,10 +174,11 @@ impl ConnectionStore for EmbeddedStore {
     }
 
     /// Up to `want` connections after `start` whose tokens are not sealed under the current key.
-    async fn old_keys_page(
+    async fn scan_page(
         &self,
         want: usize,
         start: Option<ConnectionId>,
+        old_keys_only: bool,
     ) -> Result<Vec<Connection>, ConnectionStoreError> {
         let prefix = self.sealer.current_prefix();
         let start = start.map(|id| id.key());
@@ -193,10 +194,11 @@ impl ConnectionStore for EmbeddedStore {
                         continue;
                     }
                     let record = decode(value.value())?;
-                    if !record
-                        .tokens
-                        .as_deref()
-                        .is_some_and(|tokens| tokens.starts_with(&prefix))
+                    if !old_keys_only
+                        || !record
+                            .tokens
+                            .as_deref()
+                            .is_some_and(|tokens| tokens.starts_with(&prefix))
                     {
                         found.push((key.value().to_owned(), record));
                         if found.len() == want {

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::item::Item;
 use crate::upstream::Api;
 
+pub mod changes;
 mod request;
 
 use request::{children_of, read, Page};

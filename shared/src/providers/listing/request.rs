@@ -30,6 +30,18 @@ pub(super) async fn read(
     cursor: Option<&str>,
     size: usize,
 ) -> Result<Page> {
+    read_with(api, listing, parent, cursor, size, Map::new()).await
+}
+
+/// [`read`] with `extra` parameters over the listing's own (a sync's sort, or `archived`).
+pub(super) async fn read_with(
+    api: &Api<'_>,
+    listing: &Listing,
+    parent: Option<&Item>,
+    cursor: Option<&str>,
+    size: usize,
+    extra: Map<String, Value>,
+) -> Result<Page> {
     let path = match parent {
         Some(parent) => listing
             .path
@@ -47,6 +59,7 @@ pub(super) async fn read(
     if let (Some(name), Some(cursor)) = (listing.cursor, cursor) {
         params.insert(name.to_owned(), Value::from(cursor));
     }
+    params.extend(extra);
     let request = if listing.post {
         api.post(&path).json(&params)
     } else {

@@ -1,0 +1,6 @@
+//! `GET /integrations/{provider}/sync` as a Lambda function.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), integrations::lambda::Error> {
+    integrations::lambda::run::<integrations::handlers::SyncStatus>().await
+}

@@ -1,0 +1,533 @@
+//! Background syncs through the API: `POST …/sync` starts one, its steps run off a queue the test
+//! drains (as SQS would deliver them), `GET …/sync` reports it and `GET …/items` reads what it
+//! kept, by page and by change. Against the changing HubSpot and Notion fakes, with the items in
+//! redb and in DynamoDB (moto).
+
+mod support;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::StatusCode;
+use integrations::connections::{self, DynamoStore};
+use integrations::resources::Resources;
+use integrations::single_use::{MemoryBackend, SingleUse};
+use integrations::sync::dynamo::DynamoItems;
+use integrations::sync::embedded::EmbeddedItems;
+use integrations::sync::{
+    self, DynQueue, ItemStore, Outcome, Queue, QueueError, SharedItems, StepMessage, Syncer,
+};
+use integrations::{App, Function};
+use serde_json::{json, Value};
+use support::changing::{HubSpotPortal, NotionWorkspace};
+use support::*;
+use wiremock::MockServer;
+
+/// The steps a sync sent, with their delays: the test delivers them.
+#[derive(Clone, Default)]
+struct Recorded(Arc<Mutex<VecDeque<(StepMessage, Duration)>>>);
+
+impl Queue for Recorded {
+    async fn send(&self, message: &StepMessage, delay: Duration) -> Result<(), QueueError> {
+        self.0.lock().unwrap().push_back((message.clone(), delay));
+        Ok(())
+    }
+}
+
+impl Recorded {
+    fn pop(&self) -> Option<(StepMessage, Duration)> {
+        self.0.lock().unwrap().pop_front()
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Items {
+    Redb,
+    Dynamo,
+}
+
+struct Deployment {
+    app: App,
+    syncer: Arc<Syncer>,
+    queue: Recorded,
+    fake: MockServer,
+}
+
+async fn items_store(kind: Items) -> SharedItems {
+    match kind {
+        Items::Redb => {
+            let path = std::env::temp_dir().join(unique("items")).with_extension("redb");
+            sync::shared(EmbeddedItems::open(path).unwrap())
+        }
+        Items::Dynamo => {
+            let client = support::moto::client().await;
+            let table = support::moto::create_items_table(&client).await;
+            sync::shared(DynamoItems::new(client, table, 30))
+        }
+    }
+}
+
+async fn deployment(kind: Items, extra: &[(&str, &str)]) -> Deployment {
+    let fake = MockServer::start().await;
+    let client = support::moto::client().await;
+    let table = support::moto::create_table(&client).await;
+    let connections = connections::shared(DynamoStore::new(client, table, sealer()));
+    let queue = Recorded::default();
+    let resources = Resources::with_stores(
+        config(&fake.uri(), extra),
+        SingleUse::new(MemoryBackend::default(), sealer()),
+        Some(connections),
+    )
+    .with_sync(items_store(kind).await, DynQueue::new_arc(queue.clone()));
+    let app = App::build(&resources).await.unwrap();
+    let syncer = resources
+        .syncer()
+        .await
+        .unwrap()
+        .expect("a syncer over the test's stores");
+    Deployment {
+        app,
+        syncer,
+        queue,
+        fake,
+    }
+}
+
+impl Deployment {
+    /// Delivers every step sent, as SQS would (after its delay), until none is left; the
+    /// outcomes in order.
+    async fn drain(&self) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        while let Some((message, delay)) = self.queue.pop() {
+            tokio::time::sleep(delay).await;
+            outcomes.push(self.syncer.step(&message, false, None).await.unwrap());
+        }
+        outcomes
+    }
+
+    async fn start(&self, provider: &str, who: &(String, String), full: bool) -> Value {
+        let full = if full { "true" } else { "false" };
+        let request = form(
+            provider,
+            Function::StartSync,
+            &[("user_id", &who.0), ("org_id", &who.1), ("full", full)],
+        );
+        let (status, body) = call(&self.app, Function::StartSync, request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body
+    }
+
+    async fn status(&self, provider: &str, who: &(String, String)) -> Value {
+        let query = format!("org_id={}&user_id={}", who.1, who.0);
+        let (status, body) = call(
+            &self.app,
+            Function::SyncStatus,
+            get(provider, Function::SyncStatus, &query),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn items(&self, provider: &str, who: &(String, String), extra: &str) -> (StatusCode, Value) {
+        let query = format!("org_id={}&user_id={}{extra}", who.1, who.0);
+        call(&self.app, Function::Items, get(provider, Function::Items, &query)).await
+    }
+
+    /// Every item `/items` hands out from `extra`'s start, page after page of `limit`.
+    async fn every_item(
+        &self,
+        provider: &str,
+        who: &(String, String),
+        extra: &str,
+        limit: usize,
+    ) -> Vec<Value> {
+        let (mut all, mut cursor) = (Vec::new(), None::<String>);
+        loop {
+            let paging = match &cursor {
+                Some(cursor) => format!("{extra}&limit={limit}&cursor={cursor}"),
+                None => format!("{extra}&limit={limit}"),
+            };
+            let (status, page) = self.items(provider, who, &paging).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= limit);
+            all.extend(items.iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+}
+
+/// A `GET` with a query string, as API Gateway hands it over.
+fn get(provider: &str, function: Function, query: &str) -> lambda_http::Request {
+    request(
+        http::Method::GET,
+        provider,
+        function,
+        &format!("?{query}"),
+        None,
+        lambda_http::Body::Empty,
+    )
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn hubspot_full_then_incremental(kind: Items, contacts: usize) {
+    let deployment = deployment(kind, &[]).await;
+    let portal = HubSpotPortal::mount(&deployment.fake, contacts).await;
+    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-sync-token").await;
+    let total = contacts + 2 * (contacts / 10);
+
+    let started = deployment.start("hubspot", &who, false).await;
+    assert_eq!(started["sync"]["status"], "running", "{started}");
+    assert_eq!(started["sync"]["full"], true, "the first sync reads everything");
+    let outcomes = deployment.drain().await;
+    assert_eq!(outcomes.last(), Some(&Outcome::Stepped { finished: true }));
+    let full_requests = portal.requests();
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (
+            &status["status"],
+            &status["items"],
+            &status["added"],
+            &status["changed"],
+            &status["deleted"]
+        ),
+        (&json!("idle"), &json!(total), &json!(total), &json!(0), &json!(0)),
+        "{status}"
+    );
+    assert!(status.get("access_token").is_none() && !status.to_string().contains("hubspot-sync-token"));
+
+    // Every item, once, in feed order, without a provider request.
+    let all = deployment.every_item("hubspot", &who, "", 1000).await;
+    assert_eq!(
+        portal.requests(),
+        full_requests,
+        "/items never calls the provider"
+    );
+    let unique: HashSet<String> = ids(&all).into_iter().collect();
+    assert_eq!((all.len(), unique.len()), (total, total));
+    assert!(all
+        .iter()
+        .all(|item| item["deleted"] == false && item["synced_at"].is_string()));
+    let (_, page) = deployment.items("hubspot", &who, "&limit=1").await;
+    let synced_at = page["synced_at"].as_str().unwrap().to_owned();
+
+    let edited = portal.edit("contacts", 3);
+    let archived = portal.archive("deals", 2);
+    let started = deployment.start("hubspot", &who, false).await;
+    assert_eq!(started["sync"]["full"], false, "{started}");
+    deployment.drain().await;
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (
+            &status["status"],
+            &status["changed"],
+            &status["deleted"],
+            &status["added"],
+            &status["items"]
+        ),
+        (&json!("idle"), &json!(3), &json!(2), &json!(0), &json!(total - 2)),
+        "{status}"
+    );
+    let incremental_requests = portal.requests() - full_requests;
+    assert_eq!(
+        incremental_requests, 6,
+        "one search and one page of archived objects per object type (the full sync made {full_requests})"
+    );
+
+    // The change feed since the full sync: exactly the five changes.
+    let changes = deployment
+        .every_item("hubspot", &who, &format!("&modified_after={synced_at}"), 2)
+        .await;
+    let mut changed = ids(&changes);
+    changed.sort();
+    let mut expected: Vec<String> = edited.iter().chain(&archived).cloned().collect();
+    expected.sort();
+    assert_eq!(changed, expected);
+    for item in &changes {
+        let id = item["id"].as_str().unwrap();
+        assert_eq!(item["deleted"], archived.iter().any(|gone| gone == id), "{item}");
+        if edited.iter().any(|edit| edit == id) {
+            assert!(item["name"].as_str().unwrap().contains("Edited"), "{item}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_full_then_an_incremental_hubspot_sync_on_redb() {
+    hubspot_full_then_incremental(Items::Redb, 5_000).await;
+}
+
+#[tokio::test]
+async fn a_full_then_an_incremental_hubspot_sync_on_dynamodb() {
+    hubspot_full_then_incremental(Items::Dynamo, 600).await;
+}
+
+#[tokio::test]
+async fn two_sync_requests_race_to_one_running_sync() {
+    let deployment = deployment(Items::Redb, &[]).await;
+    HubSpotPortal::mount(&deployment.fake, 50).await;
+    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-race-token").await;
+    let (first, second) = tokio::join!(
+        deployment.start("hubspot", &who, false),
+        deployment.start("hubspot", &who, true)
+    );
+    assert_eq!(first["sync"], second["sync"], "both answer the one running sync");
+    assert_eq!(first["sync"]["status"], "running");
+    assert_eq!(deployment.queue.len(), 1, "one sync, one first step");
+    deployment.drain().await;
+    assert_eq!(deployment.status("hubspot", &who).await["items"], 60);
+}
+
+#[tokio::test]
+async fn a_step_killed_midway_is_run_again_without_duplicates() {
+    let deployment = deployment(Items::Redb, &[("SYNC_STEP_SECS", "1"), ("SYNC_STEP_PAGES", "20")]).await;
+    HubSpotPortal::mount(&deployment.fake, 2_000).await;
+    let who = connect(
+        &deployment.app,
+        &deployment.fake,
+        "hubspot",
+        "hubspot-killed-token",
+    )
+    .await;
+    deployment.start("hubspot", &who, false).await;
+    let (first, _) = deployment.queue.pop().unwrap();
+    // HubSpot's pages are paced 100 ms apart: this step dies a few pages in, after writing them.
+    let killed = tokio::time::timeout(
+        Duration::from_millis(450),
+        deployment.syncer.step(&first, false, None),
+    )
+    .await;
+    assert!(killed.is_err(), "the step was cut short");
+    let (_, partial) = deployment.items("hubspot", &who, "&limit=1000").await;
+    assert_eq!(
+        partial["items"],
+        json!([]),
+        "nothing of a step in flight is shown"
+    );
+    assert_eq!(deployment.queue.len(), 0, "a dead step sends nothing");
+
+    // Delivered again at once, the lease of the dead step still holds it back.
+    assert_eq!(
+        deployment.syncer.step(&first, true, None).await.unwrap(),
+        Outcome::Stale
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(matches!(
+        deployment.syncer.step(&first, true, None).await.unwrap(),
+        Outcome::Stepped { .. }
+    ));
+    deployment.drain().await;
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (
+            &status["status"],
+            &status["items"],
+            &status["added"],
+            &status["changed"]
+        ),
+        (&json!("idle"), &json!(2_400), &json!(2_400), &json!(0)),
+        "what the dead step wrote is counted once: {status}"
+    );
+    let all = deployment.every_item("hubspot", &who, "", 1000).await;
+    let unique: HashSet<String> = ids(&all).into_iter().collect();
+    assert_eq!((all.len(), unique.len()), (2_400, 2_400));
+}
+
+#[tokio::test]
+async fn a_429_storm_slows_a_sync_but_fails_nothing() {
+    let deployment = deployment(Items::Redb, &[]).await;
+    let portal = HubSpotPortal::mount(&deployment.fake, 600).await;
+    let who = connect(
+        &deployment.app,
+        &deployment.fake,
+        "hubspot",
+        "hubspot-storm-token",
+    )
+    .await;
+    // Far below HubSpot's documented 100 per 10 s, which the sync paces itself to.
+    portal.throttle(2, Duration::from_secs(1), 1);
+    deployment.start("hubspot", &who, false).await;
+    let outcomes = deployment.drain().await;
+    assert!(!outcomes.contains(&Outcome::Failed), "{outcomes:?}");
+    assert!(portal.throttled() > 0, "the fake did throttle");
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (&status["status"], &status["items"]),
+        (&json!("idle"), &json!(720)),
+        "{status}"
+    );
+    assert_eq!(status["error"], Value::Null);
+}
+
+#[tokio::test]
+async fn notion_syncs_read_newest_first_and_a_full_one_finds_what_was_trashed() {
+    let deployment = deployment(Items::Redb, &[]).await;
+    let workspace = NotionWorkspace::mount(&deployment.fake, 1_000).await;
+    let who = connect(&deployment.app, &deployment.fake, "notion", "notion-sync-token").await;
+    deployment.start("notion", &who, false).await;
+    deployment.drain().await;
+    let full_requests = workspace.requests();
+    assert_eq!(full_requests, 10, "a thousand pages, a hundred a request");
+    assert_eq!(deployment.status("notion", &who).await["items"], 1_000);
+
+    let edited = workspace.edit(3);
+    let trashed = workspace.trash(2);
+    deployment.start("notion", &who, false).await;
+    deployment.drain().await;
+    let status = deployment.status("notion", &who).await;
+    assert_eq!(
+        (&status["full"], &status["changed"], &status["deleted"]),
+        (&json!(false), &json!(3), &json!(0)),
+        "the edited pages come first; Notion's search lists a trashed page no more: {status}"
+    );
+    assert_eq!(workspace.requests() - full_requests, 1, "one page of the newest");
+
+    let started = deployment.start("notion", &who, true).await;
+    assert_eq!(started["sync"]["full"], true);
+    deployment.drain().await;
+    let status = deployment.status("notion", &who).await;
+    assert_eq!(
+        (&status["deleted"], &status["items"], &status["changed"]),
+        (&json!(2), &json!(998), &json!(0)),
+        "{status}"
+    );
+    let (_, page) = deployment.items("notion", &who, "&limit=1000").await;
+    let gone: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["deleted"] == true)
+        .collect();
+    let mut gone = ids(&gone.into_iter().cloned().collect::<Vec<_>>());
+    gone.sort();
+    let mut expected = trashed.clone();
+    expected.sort();
+    assert_eq!(gone, expected);
+    assert!(edited.iter().all(|id| !trashed.contains(id)));
+}
+
+#[tokio::test]
+async fn disconnecting_forgets_the_items_and_the_sync() {
+    let deployment = deployment(Items::Redb, &[]).await;
+    HubSpotPortal::mount(&deployment.fake, 30).await;
+    let who = connect(
+        &deployment.app,
+        &deployment.fake,
+        "hubspot",
+        "hubspot-forget-token",
+    )
+    .await;
+    deployment.start("hubspot", &who, false).await;
+    deployment.drain().await;
+    let key = integrations::connections::ConnectionId::new("hubspot", &who.1, &who.0)
+        .unwrap()
+        .key();
+    assert_eq!(
+        deployment
+            .syncer
+            .items()
+            .by_id(&key, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        36
+    );
+
+    let query = format!("?org_id={}&user_id={}", who.1, who.0);
+    let disconnect = request(
+        http::Method::DELETE,
+        "hubspot",
+        Function::Disconnect,
+        &query,
+        None,
+        lambda_http::Body::Empty,
+    );
+    let (status, body) = call(&deployment.app, Function::Disconnect, disconnect).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(deployment
+        .syncer
+        .items()
+        .by_id(&key, None, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(deployment
+        .syncer
+        .items()
+        .sync_record(&key)
+        .await
+        .unwrap()
+        .is_none());
+    let (status, body) = deployment.items("hubspot", &who, "").await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            Some("No connection found: connect first through /authorize")
+        )
+    );
+}
+
+#[tokio::test]
+async fn bad_input_to_the_sync_routes_is_a_clear_422() {
+    let deployment = deployment(Items::Redb, &[]).await;
+    HubSpotPortal::mount(&deployment.fake, 5).await;
+    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-bad-token").await;
+    for (extra, detail) in [
+        ("&limit=0", "limit must be a number from 1 to 1000"),
+        ("&limit=1001", "limit must be a number from 1 to 1000"),
+        ("&cursor=%%%", "cursor is malformed"),
+        (
+            "&modified_after=yesterday",
+            "modified_after must be an RFC 3339 time, such as 2026-12-01T00:00:00Z",
+        ),
+    ] {
+        let (status, body) = deployment.items("hubspot", &who, extra).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(detail)),
+            "{extra}"
+        );
+    }
+    let request = form(
+        "hubspot",
+        Function::StartSync,
+        &[("user_id", &who.0), ("org_id", &who.1), ("full", "yes")],
+    );
+    let (status, body) = call(&deployment.app, Function::StartSync, request).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("full must be true or false")
+        )
+    );
+    let request = form(
+        "hubspot",
+        Function::StartSync,
+        &[("user_id", "nobody"), ("org_id", &who.1)],
+    );
+    let (status, _) = call(&deployment.app, Function::StartSync, request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Never synced: idle, nothing counted.
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (&status["status"], &status["items"], &status["started_at"]),
+        (&json!("idle"), &json!(0), &Value::Null)
+    );
+}
