@@ -518,3 +518,82 @@ async fn a_commit_throttled_twice_then_accepted_loses_nothing() {
     let kept = store.get(&id).await.unwrap().unwrap();
     assert_eq!((kept.status.as_str(), kept.version), ("active", 3));
 }
+
+/// A whole sync through the `sync` binary: the scheduled finder starts it, its steps go through
+/// moto's SQS as Lambda's event source mapping delivers them (one message a batch, with its
+/// receive count), and its items land in moto's DynamoDB. Each message is deleted only when the
+/// function reports no failure for it, as `ReportBatchItemFailures` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_function_runs_a_sync_off_sqs() {
+    use integrations::sync::dynamo::DynamoItems;
+    use integrations::sync::{ItemStore, SyncState};
+    let fake = MockServer::start().await;
+    support::changing::HubSpotPortal::mount(&fake, 1_000).await;
+    let (mut env, store) = support::moto::kept_env(&fake.uri()).await;
+    env.insert("SYNC_STEP_PAGES".into(), "4".into());
+    let id = support::moto::seed(&store, "hubspot", "hubspot-refresh-sync", 3600).await;
+    let sync = start("sync", &env).await;
+    let scheduled = std::fs::read_to_string(event_path("sync-scheduled")).unwrap();
+    let Outcome::Response(found) = sync.invoke(scheduled).await else {
+        panic!("the finder reported an error");
+    };
+    assert_eq!(found, json!({"started": 1, "resumed": 0, "failed": 0}));
+
+    let sqs = support::moto::sqs_client().await;
+    let queue = &env["SYNC_QUEUE_URL"];
+    let mut steps = 0;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(1)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let Some(message) = received.messages().first() else {
+            break;
+        };
+        let attributes: serde_json::Map<String, Value> = message
+            .attributes()
+            .map(|attributes| {
+                attributes
+                    .iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let event = json!({"Records": [{
+            "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+            "body": message.body(), "attributes": attributes, "messageAttributes": {},
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync",
+            "awsRegion": "us-east-1",
+        }]});
+        let Outcome::Response(answer) = sync.invoke(event.to_string()).await else {
+            panic!("the sync function reported an error");
+        };
+        assert_eq!(answer, json!({"batchItemFailures": []}), "step {steps}");
+        sqs.delete_message()
+            .queue_url(queue)
+            .receipt_handle(message.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+        steps += 1;
+        assert!(steps < 20, "the sync does not end");
+    }
+    // 1,200 objects in 12 pages of 100, 4 pages a step, then the sweep.
+    assert_eq!(steps, 4);
+    let items = DynamoItems::new(support::moto::client().await, env["ITEMS_TABLE"].clone(), 30);
+    let record = items.sync_record(&id.key()).await.unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.counts.items, record.counts.added),
+        (SyncState::Idle, 1_200, 1_200)
+    );
+    let kept = items.by_id(&id.key(), None, 2_000).await.unwrap();
+    assert_eq!(kept.len(), 1_200);
+    let rss = sync.peak_rss_kib();
+    println!("sync             peak RSS {rss:>6} KiB after a 1,200-item sync");
+    assert!(rss < 64 * 1024, "the sync function peaked at {rss} KiB");
+}

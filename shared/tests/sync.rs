@@ -5,185 +5,16 @@
 
 mod support;
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use http::StatusCode;
-use integrations::connections::{self, DynamoStore};
-use integrations::resources::Resources;
-use integrations::single_use::{MemoryBackend, SingleUse};
-use integrations::sync::dynamo::DynamoItems;
-use integrations::sync::embedded::EmbeddedItems;
-use integrations::sync::{
-    self, DynQueue, ItemStore, Outcome, Queue, QueueError, SharedItems, StepMessage, Syncer,
-};
-use integrations::{App, Function};
+use integrations::sync::{ItemStore, Outcome};
+use integrations::Function;
 use serde_json::{json, Value};
 use support::changing::{HubSpotPortal, NotionWorkspace};
+use support::syncs::{deployment, ids, Items};
 use support::*;
-use wiremock::MockServer;
-
-/// The steps a sync sent, with their delays: the test delivers them.
-#[derive(Clone, Default)]
-struct Recorded(Arc<Mutex<VecDeque<(StepMessage, Duration)>>>);
-
-impl Queue for Recorded {
-    async fn send(&self, message: &StepMessage, delay: Duration) -> Result<(), QueueError> {
-        self.0.lock().unwrap().push_back((message.clone(), delay));
-        Ok(())
-    }
-}
-
-impl Recorded {
-    fn pop(&self) -> Option<(StepMessage, Duration)> {
-        self.0.lock().unwrap().pop_front()
-    }
-
-    fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Items {
-    Redb,
-    Dynamo,
-}
-
-struct Deployment {
-    app: App,
-    syncer: Arc<Syncer>,
-    queue: Recorded,
-    fake: MockServer,
-}
-
-async fn items_store(kind: Items) -> SharedItems {
-    match kind {
-        Items::Redb => {
-            let path = std::env::temp_dir().join(unique("items")).with_extension("redb");
-            sync::shared(EmbeddedItems::open(path).unwrap())
-        }
-        Items::Dynamo => {
-            let client = support::moto::client().await;
-            let table = support::moto::create_items_table(&client).await;
-            sync::shared(DynamoItems::new(client, table, 30))
-        }
-    }
-}
-
-async fn deployment(kind: Items, extra: &[(&str, &str)]) -> Deployment {
-    let fake = MockServer::start().await;
-    let client = support::moto::client().await;
-    let table = support::moto::create_table(&client).await;
-    let connections = connections::shared(DynamoStore::new(client, table, sealer()));
-    let queue = Recorded::default();
-    let resources = Resources::with_stores(
-        config(&fake.uri(), extra),
-        SingleUse::new(MemoryBackend::default(), sealer()),
-        Some(connections),
-    )
-    .with_sync(items_store(kind).await, DynQueue::new_arc(queue.clone()));
-    let app = App::build(&resources).await.unwrap();
-    let syncer = resources
-        .syncer()
-        .await
-        .unwrap()
-        .expect("a syncer over the test's stores");
-    Deployment {
-        app,
-        syncer,
-        queue,
-        fake,
-    }
-}
-
-impl Deployment {
-    /// Delivers every step sent, as SQS would (after its delay), until none is left; the
-    /// outcomes in order.
-    async fn drain(&self) -> Vec<Outcome> {
-        let mut outcomes = Vec::new();
-        while let Some((message, delay)) = self.queue.pop() {
-            tokio::time::sleep(delay).await;
-            outcomes.push(self.syncer.step(&message, false, None).await.unwrap());
-        }
-        outcomes
-    }
-
-    async fn start(&self, provider: &str, who: &(String, String), full: bool) -> Value {
-        let full = if full { "true" } else { "false" };
-        let request = form(
-            provider,
-            Function::StartSync,
-            &[("user_id", &who.0), ("org_id", &who.1), ("full", full)],
-        );
-        let (status, body) = call(&self.app, Function::StartSync, request).await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        body
-    }
-
-    async fn status(&self, provider: &str, who: &(String, String)) -> Value {
-        let query = format!("org_id={}&user_id={}", who.1, who.0);
-        let (status, body) = call(
-            &self.app,
-            Function::SyncStatus,
-            get(provider, Function::SyncStatus, &query),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
-    async fn items(&self, provider: &str, who: &(String, String), extra: &str) -> (StatusCode, Value) {
-        let query = format!("org_id={}&user_id={}{extra}", who.1, who.0);
-        call(&self.app, Function::Items, get(provider, Function::Items, &query)).await
-    }
-
-    /// Every item `/items` hands out from `extra`'s start, page after page of `limit`.
-    async fn every_item(
-        &self,
-        provider: &str,
-        who: &(String, String),
-        extra: &str,
-        limit: usize,
-    ) -> Vec<Value> {
-        let (mut all, mut cursor) = (Vec::new(), None::<String>);
-        loop {
-            let paging = match &cursor {
-                Some(cursor) => format!("{extra}&limit={limit}&cursor={cursor}"),
-                None => format!("{extra}&limit={limit}"),
-            };
-            let (status, page) = self.items(provider, who, &paging).await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let items = page["items"].as_array().unwrap();
-            assert!(items.len() <= limit);
-            all.extend(items.iter().cloned());
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return all,
-            }
-        }
-    }
-}
-
-/// A `GET` with a query string, as API Gateway hands it over.
-fn get(provider: &str, function: Function, query: &str) -> lambda_http::Request {
-    request(
-        http::Method::GET,
-        provider,
-        function,
-        &format!("?{query}"),
-        None,
-        lambda_http::Body::Empty,
-    )
-}
-
-fn ids(items: &[Value]) -> Vec<String> {
-    items
-        .iter()
-        .map(|item| item["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 async fn hubspot_full_then_incremental(kind: Items, contacts: usize) {
     let deployment = deployment(kind, &[]).await;
@@ -529,5 +360,66 @@ async fn bad_input_to_the_sync_routes_is_a_clear_422() {
     assert_eq!(
         (&status["status"], &status["items"], &status["started_at"]),
         (&json!("idle"), &json!(0), &Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn a_step_throttled_past_its_retries_is_deferred_by_retry_after_and_loses_nothing() {
+    let deployment = deployment(Items::Redb, &[]).await;
+    let portal = HubSpotPortal::mount(&deployment.fake, 50).await;
+    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-deferred-token").await;
+    // One request in 5 s: a page's four attempts (1 s apart, its Retry-After) are all refused.
+    portal.throttle(1, Duration::from_secs(5), 1);
+    deployment.start("hubspot", &who, false).await;
+    let outcomes = deployment.drain().await;
+    assert!(
+        outcomes.contains(&Outcome::Deferred(Duration::from_secs(1))),
+        "the step sent itself again after Retry-After: {outcomes:?}"
+    );
+    assert!(!outcomes.contains(&Outcome::Failed), "{outcomes:?}");
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (&status["status"], &status["items"], &status["added"], &status["error"]),
+        (&json!("idle"), &json!(60), &json!(60), &Value::Null),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_fails_the_sync_with_the_providers_reason_and_a_later_sync_recovers() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let deployment = deployment(Items::Redb, &[]).await;
+    HubSpotPortal::mount(&deployment.fake, 20).await;
+    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-refused-token").await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/companies"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "status": "error", "message": "This app hasn't been granted all required scopes",
+            "category": "MISSING_SCOPES"
+        })))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&deployment.fake)
+        .await;
+    deployment.start("hubspot", &who, false).await;
+    assert_eq!(deployment.drain().await.last(), Some(&Outcome::Failed));
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["error"].as_str().unwrap().starts_with("HubSpot refused access"),
+        "{status}"
+    );
+    assert_eq!(status["added"], 20, "the contacts read before the refusal are kept");
+
+    // The refusal was once: the next sync (a full one: the first never finished) recovers.
+    let started = deployment.start("hubspot", &who, false).await;
+    assert_eq!(started["sync"]["full"], true);
+    deployment.drain().await;
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (&status["status"], &status["items"], &status["added"], &status["error"]),
+        (&json!("idle"), &json!(24), &json!(4), &Value::Null),
+        "{status}"
     );
 }

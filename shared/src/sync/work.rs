@@ -27,13 +27,21 @@ const MAX_FAILURES: u32 = 5;
 /// The longest delay SQS takes.
 const MAX_DELAY: Duration = Duration::from_secs(900);
 
+/// What a step did: where the sync goes on (`None`: it is done), what it counted, and the
+/// failure that ended it early, if one did.
+pub(super) struct Worked {
+    phase: Option<Phase>,
+    counts: Counts,
+    error: Option<Error>,
+}
+
 impl Syncer {
     /// Ends a step: its progress committed, or its failure handled.
     pub(super) async fn commit(
         &self,
         id: &ConnectionId,
         mut record: SyncRecord,
-        worked: Result<(Option<Phase>, Counts)>,
+        worked: Worked,
     ) -> Result<Outcome> {
         let key = id.key();
         let expected = record.version;
@@ -41,21 +49,22 @@ impl Syncer {
         record.lease_until = None;
         record.writing_since = None;
         record.updated_at = clock::now_ms();
-        let outcome = match worked {
-            Ok((phase, counts)) => {
-                record.counts.add(counts);
+        // What the step read and wrote before any failure is kept: a retry goes on from there.
+        record.counts.add(worked.counts);
+        record.phase = worked.phase;
+        record.step += 1;
+        let outcome = match worked.error {
+            None => {
                 record.failures = 0;
-                record.step += 1;
-                record.phase = phase;
                 let finished = record.phase.is_none();
                 if finished {
                     self.finish(&mut record);
                 }
                 Outcome::Stepped { finished }
             }
-            Err(error) => match self.retry_after(&error, record.failures) {
-                Some(delay) => {
-                    record.failures += 1;
+            Some(error) => match self.retry_after(&error, record.failures) {
+                Some((delay, failure)) => {
+                    record.failures += u32::from(failure);
                     tracing::warn!(run = record.run, step = record.step, delay_s = delay.as_secs(), error = %error, "sync step deferred");
                     Outcome::Deferred(delay)
                 }
@@ -104,8 +113,9 @@ impl Syncer {
         };
     }
 
-    /// How long to wait before a failed step runs again; `None`: it will not.
-    pub(super) fn retry_after(&self, error: &Error, failures: u32) -> Option<Duration> {
+    /// How long to wait before a failed step runs again, and whether that counts towards giving
+    /// up; `None`: it will not run again.
+    pub(super) fn retry_after(&self, error: &Error, failures: u32) -> Option<(Duration, bool)> {
         let transient = matches!(
             error,
             Error::ProviderFailed { .. }
@@ -117,12 +127,14 @@ impl Syncer {
         );
         match error {
             // A provider asking us to slow down is no failure: it does not count towards giving up.
-            Error::ProviderThrottled { retry_after, .. } => {
-                Some(Duration::from_secs(retry_after.unwrap_or(1).max(1)).min(MAX_DELAY))
-            }
-            _ if transient && failures + 1 < MAX_FAILURES => {
-                Some((self.settings.retry_base * 2u32.pow(failures)).min(MAX_DELAY))
-            }
+            Error::ProviderThrottled { retry_after, .. } => Some((
+                Duration::from_secs(retry_after.unwrap_or(1).max(1)).min(MAX_DELAY),
+                false,
+            )),
+            _ if transient && failures + 1 < MAX_FAILURES => Some((
+                (self.settings.retry_base * 2u32.pow(failures)).min(MAX_DELAY),
+                true,
+            )),
             _ => None,
         }
     }
@@ -135,15 +147,32 @@ impl Syncer {
         record: &SyncRecord,
         writer: Writer,
         deadline: Instant,
-    ) -> Result<(Option<Phase>, Counts)> {
+    ) -> Worked {
+        let mut worked = Worked {
+            phase: record.phase.clone(),
+            counts: Counts::default(),
+            error: None,
+        };
+        if let Err(error) = self.read_pages(id, record, writer, deadline, &mut worked).await {
+            worked.error = Some(error);
+        }
+        worked
+    }
+
+    async fn read_pages(
+        &self,
+        id: &ConnectionId,
+        record: &SyncRecord,
+        writer: Writer,
+        deadline: Instant,
+        worked: &mut Worked,
+    ) -> Result<()> {
         let provider = self.providers.get(id.provider(), Needs::CLIENT)?;
         let mut fresh = self.keeper.tokens(provider, id, false, Some(deadline)).await?;
         let key = id.key();
-        let mut counts = Counts::default();
-        let mut phase = record.phase.clone();
         let mut pages = 0;
         let (mut slowest, mut retried) = (Duration::ZERO, fresh.refreshed);
-        while let Some(at) = phase.clone() {
+        while let Some(at) = worked.phase.clone() {
             if pages >= self.settings.step_pages || Instant::now() + slowest * 2 > deadline {
                 break;
             }
@@ -153,8 +182,8 @@ impl Syncer {
                 .await
             {
                 Ok((next, found)) => {
-                    counts.add(found);
-                    phase = next;
+                    worked.counts.add(found);
+                    worked.phase = next;
                     pages += 1;
                 }
                 // A token that stopped working mid-sync: refreshed once, then the grant is dead.
@@ -173,7 +202,7 @@ impl Syncer {
             }
             slowest = slowest.max(started.elapsed());
         }
-        Ok((phase, counts))
+        Ok(())
     }
 
     /// One provider page (or sweep page) from `at`, written.

@@ -7,6 +7,7 @@ pub mod fakes;
 pub mod moto;
 pub mod proxy;
 pub mod runtime;
+pub mod syncs;
 
 use std::collections::HashMap;
 use std::io::Write;
