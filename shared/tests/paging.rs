@@ -249,3 +249,54 @@ async fn an_unpaged_load_that_would_outlive_the_deadline_is_a_413_in_time() {
     assert!((100..1000).contains(&got), "{got} items");
     assert!(page["next_cursor"].is_string());
 }
+
+/// The account: 50,000 contacts (and 5,000 companies and deals each). Paged, every item
+/// once, in order, each page well inside a Lambda's time; unpaged, a 413 rather than a response
+/// the Runtime API would refuse.
+#[tokio::test]
+async fn a_50000_contact_account_pages_to_the_end_and_unpaged_is_a_413() {
+    let fake = MockServer::start().await;
+    accounts::hubspot(&fake, 50_000).await;
+    let app = app(StoreKind::Memory, config(&fake.uri(), &[])).await;
+    let (mut items, mut cursor, mut slowest) = (Vec::new(), None::<String>, Duration::ZERO);
+    loop {
+        let mut paging = vec![("limit", json!(1000))];
+        paging.extend(cursor.as_ref().map(|cursor| ("cursor", json!(cursor))));
+        let started = Instant::now();
+        let request = within(load("hubspot", "token", &paging), 25_000);
+        let (status, page) = call(&app, Function::Load, request).await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(status, StatusCode::OK, "{page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = [
+        ("contact", "contacts", 50_000),
+        ("company", "companies", 5_000),
+        ("deal", "deals", 5_000),
+    ]
+    .into_iter()
+    .flat_map(|(kind, path, count)| (0..count).map(move |n| format!("\"{kind}\":\"{path}-{n}\"")))
+    .collect();
+    assert_eq!(
+        ids(&items),
+        expected,
+        "every item once, in order: no gaps, no duplicates"
+    );
+    assert!(
+        slowest < Duration::from_secs(10),
+        "the slowest page took {slowest:?}"
+    );
+
+    let (status, body) = call(&app, Function::Load, load("hubspot", "token", &[])).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("This account's items are more than one response can hold: load them a page at a time with `limit` and `cursor`")
+        )
+    );
+}

@@ -367,7 +367,13 @@ async fn bad_input_to_the_sync_routes_is_a_clear_422() {
 async fn a_step_throttled_past_its_retries_is_deferred_by_retry_after_and_loses_nothing() {
     let deployment = deployment(Items::Redb, &[]).await;
     let portal = HubSpotPortal::mount(&deployment.fake, 50).await;
-    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-deferred-token").await;
+    let who = connect(
+        &deployment.app,
+        &deployment.fake,
+        "hubspot",
+        "hubspot-deferred-token",
+    )
+    .await;
     // One request in 5 s: a page's four attempts (1 s apart, its Retry-After) are all refused.
     portal.throttle(1, Duration::from_secs(5), 1);
     deployment.start("hubspot", &who, false).await;
@@ -379,7 +385,12 @@ async fn a_step_throttled_past_its_retries_is_deferred_by_retry_after_and_loses_
     assert!(!outcomes.contains(&Outcome::Failed), "{outcomes:?}");
     let status = deployment.status("hubspot", &who).await;
     assert_eq!(
-        (&status["status"], &status["items"], &status["added"], &status["error"]),
+        (
+            &status["status"],
+            &status["items"],
+            &status["added"],
+            &status["error"]
+        ),
         (&json!("idle"), &json!(60), &json!(60), &Value::Null),
         "{status}"
     );
@@ -391,7 +402,13 @@ async fn a_refusal_fails_the_sync_with_the_providers_reason_and_a_later_sync_rec
     use wiremock::{Mock, ResponseTemplate};
     let deployment = deployment(Items::Redb, &[]).await;
     HubSpotPortal::mount(&deployment.fake, 20).await;
-    let who = connect(&deployment.app, &deployment.fake, "hubspot", "hubspot-refused-token").await;
+    let who = connect(
+        &deployment.app,
+        &deployment.fake,
+        "hubspot",
+        "hubspot-refused-token",
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/crm/v3/objects/companies"))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({
@@ -407,10 +424,16 @@ async fn a_refusal_fails_the_sync_with_the_providers_reason_and_a_later_sync_rec
     let status = deployment.status("hubspot", &who).await;
     assert_eq!(status["status"], "failed", "{status}");
     assert!(
-        status["error"].as_str().unwrap().starts_with("HubSpot refused access"),
+        status["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HubSpot refused access"),
         "{status}"
     );
-    assert_eq!(status["added"], 20, "the contacts read before the refusal are kept");
+    assert_eq!(
+        status["added"], 20,
+        "the contacts read before the refusal are kept"
+    );
 
     // The refusal was once: the next sync (a full one: the first never finished) recovers.
     let started = deployment.start("hubspot", &who, false).await;
@@ -418,8 +441,94 @@ async fn a_refusal_fails_the_sync_with_the_providers_reason_and_a_later_sync_rec
     deployment.drain().await;
     let status = deployment.status("hubspot", &who).await;
     assert_eq!(
-        (&status["status"], &status["items"], &status["added"], &status["error"]),
+        (
+            &status["status"],
+            &status["items"],
+            &status["added"],
+            &status["error"]
+        ),
         (&json!("idle"), &json!(24), &json!(4), &Value::Null),
         "{status}"
     );
+}
+
+/// `local-api`'s syncs survive a restart: the queue is in memory, the position in items.redb,
+/// and the new process's first finder pass resumes what was left running.
+#[tokio::test]
+async fn a_local_sync_cut_short_by_a_restart_resumes_where_it_was() {
+    use integrations::connections::{self, EmbeddedStore};
+    use integrations::resources::Resources;
+    use integrations::single_use::{MemoryBackend, SingleUse};
+    use integrations::sync::local::{run, Timing};
+    use integrations::App;
+    let fake = wiremock::MockServer::start().await;
+    let portal = HubSpotPortal::mount(&fake, 2_000).await;
+    let dir = std::env::temp_dir().join(unique("restart"));
+    let dir_text = dir.display().to_string();
+    let settings = [("DATA_DIR", dir_text.as_str()), ("SYNC_STEP_PAGES", "2")];
+    let process = || async {
+        std::fs::create_dir_all(&dir).unwrap();
+        let kept = EmbeddedStore::open(dir.join("connections.redb"), sealer()).unwrap();
+        let resources = Resources::with_stores(
+            config(&fake.uri(), &settings),
+            SingleUse::new(MemoryBackend::default(), sealer()),
+            Some(connections::shared(kept)),
+        );
+        let app = App::build(&resources).await.unwrap();
+        (resources, app)
+    };
+    let who = {
+        let (resources, app) = process().await;
+        let who = connect(&app, &fake, "hubspot", "hubspot-restart-token").await;
+        let request = form(
+            "hubspot",
+            Function::StartSync,
+            &[("user_id", &who.0), ("org_id", &who.1)],
+        );
+        assert_eq!(
+            call(&app, Function::StartSync, request).await.0,
+            StatusCode::ACCEPTED
+        );
+        // Two steps run, as the process's worker would run them; then the process stops, its
+        // queue (the third step) with it.
+        let syncer = resources.syncer().await.unwrap().unwrap();
+        let mut steps = resources.take_local_sync().unwrap();
+        for _ in 0..2 {
+            let (message, _) = steps.recv().await.unwrap();
+            syncer.step(&message, false, None).await.unwrap();
+        }
+        who
+    };
+    let read_before = portal.requests();
+    let (resources, app) = process().await;
+    let syncer = resources.syncer().await.unwrap().unwrap();
+    let steps = resources.take_local_sync().unwrap();
+    let timing = Timing {
+        finder_every: Duration::from_millis(200),
+        redelivery: Duration::from_millis(100),
+    };
+    tokio::spawn(run(syncer, steps, timing));
+    let query = format!("?org_id={}&user_id={}", who.1, who.0);
+    let status = loop {
+        let request = request(
+            http::Method::GET,
+            "hubspot",
+            Function::SyncStatus,
+            &query,
+            None,
+            lambda_http::Body::Empty,
+        );
+        let (_, status) = call(&app, Function::SyncStatus, request).await;
+        if status["status"] != "running" {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (&status["status"], &status["items"], &status["added"]),
+        (&json!("idle"), &json!(2_400), &json!(2_400)),
+        "{status}"
+    );
+    // 24 pages in all: the resumed sync read only the 20 the first process had not.
+    assert_eq!(portal.requests() - read_before, 20);
 }

@@ -13,7 +13,7 @@ use crate::connections::ConnectionId;
 use crate::error::{Error, Result};
 use crate::providers::listing::{self, changes, Walk};
 use crate::providers::{Needs, Provider};
-use crate::upstream::RateLimit;
+use crate::upstream::{Api, RateLimit};
 
 /// Kept items read per sweep page.
 const SWEEP_PAGE: usize = 500;
@@ -170,6 +170,8 @@ impl Syncer {
         let provider = self.providers.get(id.provider(), Needs::CLIENT)?;
         let mut fresh = self.keeper.tokens(provider, id, false, Some(deadline)).await?;
         let key = id.key();
+        // One pace for all of the step's pages.
+        let pace = paced(provider);
         let mut pages = 0;
         let (mut slowest, mut retried) = (Duration::ZERO, fresh.refreshed);
         while let Some(at) = worked.phase.clone() {
@@ -177,10 +179,10 @@ impl Syncer {
                 break;
             }
             let started = Instant::now();
-            match self
-                .page(provider, &fresh.tokens.access_token, &key, record, at, writer)
-                .await
-            {
+            let api = provider
+                .api(&self.http, &fresh.tokens.access_token)
+                .with_rate_limit(pace.clone());
+            match self.page(provider, &api, &key, record, at, writer).await {
                 Ok((next, found)) => {
                     worked.counts.add(found);
                     worked.phase = next;
@@ -209,13 +211,12 @@ impl Syncer {
     async fn page(
         &self,
         provider: &Provider,
-        token: &str,
+        api: &Api<'_>,
         key: &str,
         record: &SyncRecord,
         at: Phase,
         writer: Writer,
     ) -> Result<(Option<Phase>, Counts)> {
-        let api = provider.api(&self.http, token).with_rate_limit(paced(provider));
         let store = &*self.items;
         match at {
             Phase::Walk(position) => {
@@ -226,7 +227,7 @@ impl Syncer {
                     max_steps: 1,
                     deadline: None,
                 };
-                let (items, next) = listing::page(&api, provider, position, 0, walk).await?;
+                let (items, next) = listing::page(api, provider, position, 0, walk).await?;
                 let counts = record_listed(store, key, items, writer).await?;
                 let next = match next {
                     Some((position, _)) => Some(Phase::Walk(position)),
@@ -236,7 +237,7 @@ impl Syncer {
             }
             Phase::Changes(delta) => {
                 let since = record.watermark.unwrap_or_default();
-                let (items, next) = changes::step(&api, provider, delta, since, PROVIDER_PAGE).await?;
+                let (items, next) = changes::step(api, provider, delta, since, PROVIDER_PAGE).await?;
                 let counts = record_listed(store, key, items, writer).await?;
                 Ok((next.map(Phase::Changes), counts))
             }

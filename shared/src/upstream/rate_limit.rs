@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 /// At most `max` requests begun in any `window`, shared by the concurrent requests of one
-/// listing: a provider's documented rate limit, kept on our side rather than learnt from 429s.
+/// listing (and by its clones: a sync step's pages): a provider's documented rate limit, kept on
+/// our side rather than learnt from 429s.
+#[derive(Clone)]
 pub struct RateLimit {
     max: usize,
     window: Duration,
-    started: std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>,
+    started: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>>,
 }
 
 impl RateLimit {
@@ -15,7 +17,7 @@ impl RateLimit {
         RateLimit {
             max: max.max(1),
             window,
-            started: std::sync::Mutex::default(),
+            started: Default::default(),
         }
     }
 
