@@ -3,6 +3,7 @@
 //! that it cannot drift from them; `GET /openapi.json` serves it and the repository keeps a copy
 //! (`openapi.json`) that a test holds equal to it.
 
+use crate::sandbox::MAX_CHANGES as MAX_SANDBOX_CHANGES;
 use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
 use integrations::handlers::{
@@ -51,6 +52,7 @@ pub const SANDBOX_ROUTES: &[(&str, &str)] = &[
     ("POST", "/sandbox/oauth/token"),
     ("POST", "/sandbox/oauth/revoke"),
     ("GET", "/sandbox/api/items"),
+    ("POST", "/sandbox/api/changes"),
 ];
 
 pub fn document() -> OpenApi {
@@ -98,6 +100,8 @@ pub fn document() -> OpenApi {
                 .schema_from::<FeedItem>()
                 .schema("SandboxTokens", sandbox_tokens())
                 .schema("SandboxItems", sandbox_items())
+                .schema("SandboxChanges", sandbox_changes())
+                .schema("SandboxChanged", sandbox_changed())
                 .schema("OAuthError", oauth_error())
                 .security_scheme(
                     "bearer",
@@ -291,46 +295,14 @@ fn operation(function: Function) -> OperationBuilder {
                     ))
                     .into(),
             ))
-            .parameter(query(
-                "limit",
-                false,
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(MAX_ITEMS_LIMIT as u32))
-                    .default(Some(json!(DEFAULT_ITEMS_LIMIT)))
-                    .into(),
-            ))
-            .parameter(query(
-                "cursor",
-                false,
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("next_cursor of the previous page"))
-                    .into(),
-            )),
+            .parameter(limit(MAX_ITEMS_LIMIT, DEFAULT_ITEMS_LIMIT))
+            .parameter(cursor()),
         Connections => operation
             .parameter(query("org_id", true, filter_id()))
             .parameter(query("user_id", false, filter_id()))
             .parameter(query("provider", false, string()))
-            .parameter(query(
-                "limit",
-                false,
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(MAX_PAGE as u32))
-                    .default(Some(json!(DEFAULT_LIMIT)))
-                    .into(),
-            ))
-            .parameter(query(
-                "cursor",
-                false,
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some("next_cursor of the previous page"))
-                    .into(),
-            )),
+            .parameter(limit(MAX_PAGE, DEFAULT_LIMIT))
+            .parameter(cursor()),
     };
     // The callback is reached by the user's browser: its guard is the single-use state.
     if function.is_browser_facing() {
@@ -679,6 +651,59 @@ fn sandbox_operation(verb: &str, path: &str) -> OperationBuilder {
                 "401",
                 oauth("A missing, unknown, revoked or expired access token"),
             ),
+        ("POST", "/sandbox/api/changes") => operation
+            .operation_id(Some("sandbox_changes"))
+            .summary(Some(
+                "Edit and delete documents of the workspace, so that the next sync finds changes",
+            ))
+            .description(Some(
+                "Removes the last `delete` live documents from the listing, then renames the first \
+                 `edit` of those left (\" (edited)\") and sets their updated_at to now; folders are \
+                 never changed. The changes last as long as the sandbox.",
+            ))
+            .request_body(Some(
+                [FORM, JSON]
+                    .into_iter()
+                    .fold(RequestBodyBuilder::new(), |body, content_type| {
+                        body.content(
+                            content_type,
+                            ContentBuilder::new()
+                                .schema(Some(reference("SandboxChanges")))
+                                .build(),
+                        )
+                    })
+                    .build(),
+            ))
+            .securities(Some([SecurityRequirement::new("bearer", Vec::<String>::new())]))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("What was changed, in listing order")
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(reference("SandboxChanged")))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .response(
+                "401",
+                oauth("A missing, unknown, revoked or expired access token"),
+            )
+            .response(
+                "422",
+                ResponseBuilder::new()
+                    .description(
+                        "Neither a form nor a JSON object, a field other than edit and delete, or a \
+                         count that is not a whole number from 0 to 1000",
+                    )
+                    .content(
+                        JSON,
+                        ContentBuilder::new().schema(Some(reference("Detail"))).build(),
+                    )
+                    .build(),
+            ),
         _ => unreachable!("{verb} {path} is not a sandbox route"),
     }
 }
@@ -738,6 +763,42 @@ fn sandbox_items() -> Schema {
         .into()
 }
 
+/// What `POST /sandbox/api/changes` reads: each count optional (0), at most 1000.
+fn sandbox_changes() -> Schema {
+    let count = |description: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(MAX_SANDBOX_CHANGES as u32))
+            .default(Some(json!(0)))
+            .description(Some(description))
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "edit",
+            count("Documents to rename (\" (edited)\") and mark updated now, from the first"),
+        )
+        .property(
+            "delete",
+            count("Documents to remove from the listing, from the last"),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
+}
+
+/// The ids `POST /sandbox/api/changes` edited and deleted.
+fn sandbox_changed() -> Schema {
+    let ids = || ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("edited", ids())
+        .required("edited")
+        .property("deleted", ids())
+        .required("deleted")
+        .into()
+}
+
 /// RFC 6749 §5.2.
 fn oauth_error() -> Schema {
     ObjectBuilder::new()
@@ -749,4 +810,30 @@ fn oauth_error() -> Schema {
             ObjectBuilder::new().schema_type(Type::String),
         )
         .into()
+}
+
+/// A page's `limit` query parameter.
+fn limit(max: usize, default: usize) -> ParameterBuilder {
+    query(
+        "limit",
+        false,
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(max as u32))
+            .default(Some(json!(default)))
+            .into(),
+    )
+}
+
+/// A page's `cursor` query parameter.
+fn cursor() -> ParameterBuilder {
+    query(
+        "cursor",
+        false,
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("next_cursor of the previous page"))
+            .into(),
+    )
 }

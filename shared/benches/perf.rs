@@ -16,9 +16,9 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+mod table;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ use integrations::tokens::TokenSet;
 use serde_json::{json, Value};
 use support::runtime::{event, form_event, Function, Outcome};
 use support::{redis_url, sealer, vars};
+use table::{row, Row};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// Invocations per warm measurement.
@@ -37,31 +38,11 @@ const WARM_INVOCATIONS: usize = 1000;
 const PAGE_DELAY: Duration = Duration::from_millis(50);
 const NORMALISED_OBJECTS: usize = 10_000;
 
-/// One row of the table: what, result, reference, ratio, target.
-struct Row([String; 5]);
-
-fn row(what: impl Into<String>, result: String, reference: String, ratio: f64, target: &str) -> Row {
-    Row([
-        what.into(),
-        result,
-        reference,
-        format!("{ratio:.2}"),
-        target.to_owned(),
-    ])
-}
-
 fn ms(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rows_file = args
-        .iter()
-        .position(|arg| arg == "--rows")
-        .and_then(|at| args.get(at + 1))
-        .map(PathBuf::from);
-    // `cargo bench` passes `--bench`; anything else we do not know is ignored.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -75,16 +56,7 @@ fn main() {
         rows
     });
     rows.extend(normalisation());
-    let lines: String = rows.iter().map(|Row(cells)| cells.join("\t") + "\n").collect();
-    match rows_file {
-        Some(path) => std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(lines.as_bytes()))
-            .expect("the rows file is writable"),
-        None => print!("{lines}"),
-    }
+    table::write(&rows);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,13 +11,13 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+mod table;
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use support::changing::HubSpotPortal;
 use support::syncs::{deployment, Deployment, Items};
+use table::{row, Row};
 
 const CONTACTS: usize = 50_000;
 /// HubSpot's documented limit for an OAuth app, per account.
@@ -26,12 +26,6 @@ const ITEMS_PAGE: usize = 1000;
 const ITEMS_READS: usize = 200;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rows_file = args
-        .iter()
-        .position(|arg| arg == "--rows")
-        .and_then(|at| args.get(at + 1))
-        .map(PathBuf::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -42,27 +36,7 @@ fn main() {
         rows.extend(items_on(Items::Dynamo, 8_334).await);
         rows
     });
-    let lines: String = rows.iter().map(|cells| cells.join("\t") + "\n").collect();
-    match rows_file {
-        Some(path) => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap()
-            .write_all(lines.as_bytes())
-            .unwrap(),
-        None => print!("{lines}"),
-    }
-}
-
-fn row(what: impl Into<String>, result: String, reference: String, ratio: f64, target: &str) -> Vec<String> {
-    vec![
-        what.into(),
-        result,
-        reference,
-        format!("{ratio:.2}"),
-        target.to_owned(),
-    ]
+    table::write(&rows);
 }
 
 fn seconds(duration: Duration) -> String {
@@ -83,7 +57,7 @@ async fn synced(deployment: &Deployment, who: &(String, String)) -> Duration {
     started.elapsed()
 }
 
-async fn syncs() -> Vec<Vec<String>> {
+async fn syncs() -> Vec<Row> {
     let deployment = deployment(Items::Redb, &[]).await;
     let portal = HubSpotPortal::mount(&deployment.fake, CONTACTS).await;
     // The fake holds the sync to HubSpot's documented limit: going faster only earns 429s.
@@ -123,7 +97,7 @@ async fn syncs() -> Vec<Vec<String>> {
 }
 
 /// `/items` pages of 1,000 over an account synced into `kind`.
-async fn items_on(kind: Items, contacts: usize) -> Vec<Vec<String>> {
+async fn items_on(kind: Items, contacts: usize) -> Vec<Row> {
     let deployment = deployment(kind, &[]).await;
     HubSpotPortal::mount(&deployment.fake, contacts).await;
     let who = support::connect(
@@ -140,12 +114,7 @@ async fn items_on(kind: Items, contacts: usize) -> Vec<Vec<String>> {
     read_items(&deployment, &who, "DynamoDB on moto", items).await
 }
 
-async fn read_items(
-    deployment: &Deployment,
-    who: &(String, String),
-    store: &str,
-    items: usize,
-) -> Vec<Vec<String>> {
+async fn read_items(deployment: &Deployment, who: &(String, String), store: &str, items: usize) -> Vec<Row> {
     let mut times = Vec::with_capacity(ITEMS_READS);
     let mut cursor: Option<String> = None;
     for _ in 0..ITEMS_READS {

@@ -174,12 +174,7 @@ pub trait ConnectionStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Page<Connection>, ConnectionStoreError>> + Send {
-        async move {
-            check_limit(limit)?;
-            let start = old_keys_start(cursor)?;
-            let found = self.scan_page(limit + 1, start, true).await?;
-            Ok(page(found, limit, old_keys_cursor))
-        }
+        scan(self, limit, cursor, true)
     }
 
     /// Every connection, a page at a time (a scan: for the scheduled sync finder).
@@ -188,11 +183,19 @@ pub trait ConnectionStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Page<Connection>, ConnectionStoreError>> + Send {
-        async move {
-            check_limit(limit)?;
-            let start = old_keys_start(cursor)?;
-            let found = self.scan_page(limit + 1, start, false).await?;
-            Ok(page(found, limit, old_keys_cursor))
-        }
+        scan(self, limit, cursor, false)
     }
+}
+
+/// A page of [`ConnectionStore::scan_page`], with its cursor.
+async fn scan(
+    store: &(impl ConnectionStore + ?Sized),
+    limit: usize,
+    cursor: Option<&str>,
+    old_keys_only: bool,
+) -> Result<Page<Connection>, ConnectionStoreError> {
+    check_limit(limit)?;
+    let start = old_keys_start(cursor)?;
+    let found = store.scan_page(limit + 1, start, old_keys_only).await?;
+    Ok(page(found, limit, old_keys_cursor))
 }

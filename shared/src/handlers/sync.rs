@@ -77,16 +77,7 @@ impl Serve for StartSync {
         let provider = self.providers.get(&context.provider, Needs::NOTHING)?;
         let fields = Fields::from_request(&request).await?;
         let identity = fields.identity()?;
-        let full = match fields.present("full").as_deref() {
-            None | Some("false" | "0") => false,
-            Some("true" | "1") => true,
-            Some(_) => {
-                return Err(Error::InvalidField {
-                    name: "full".into(),
-                    why: "must be true or false".into(),
-                })
-            }
-        };
+        let full = fields.flag("full")?;
         let syncer = self.syncer.as_ref().ok_or(NO_SYNC)?;
         let id = keeper::connection_id(provider, &identity.org_id, &identity.user_id)?;
         let record = syncer.start(&id, full).await?;

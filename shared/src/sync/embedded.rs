@@ -241,25 +241,15 @@ impl ItemStore for EmbeddedItems {
         .await
     }
 
-    async fn forget(&self, connection: &str, limit: usize) -> Result<bool, ItemStoreError> {
-        let owned = connection.to_owned();
-        let page = self
-            .blocking(move |db| EmbeddedItems::read_items(db, &owned, None, limit))
-            .await?;
-        let ids: Vec<String> = page.iter().map(|item| item.id.clone()).collect();
-        self.delete_items(connection, &ids).await?;
-        if ids.len() == limit {
-            return Ok(false);
-        }
-        let owned = connection.to_owned();
+    async fn delete_sync_record(&self, connection: &str) -> Result<(), ItemStoreError> {
+        let connection = connection.to_owned();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(failed)?;
             txn.open_table(SYNCS)
                 .map_err(failed)?
-                .remove(owned.as_str())
+                .remove(connection.as_str())
                 .map_err(failed)?;
-            txn.commit().map_err(failed)?;
-            Ok(true)
+            txn.commit().map_err(failed)
         })
         .await
     }

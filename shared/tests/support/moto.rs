@@ -141,32 +141,26 @@ async fn create_template_table(client: &Client, resource: &str, prefix: &str) ->
             .as_sequence()
             .map(|indexes| indexes.iter().collect::<Vec<_>>())
     };
-    let global = indexes("GlobalSecondaryIndexes").map(|indexes| {
-        indexes
-            .into_iter()
-            .map(|index| {
-                GlobalSecondaryIndex::builder()
-                    .index_name(text(&index["IndexName"]))
-                    .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                    .projection(projection(index))
-                    .build()
-                    .unwrap()
+    // Each kind of index has its own builder type.
+    macro_rules! indexes {
+        ($key:literal, $builder:ident) => {
+            indexes($key).map(|indexes| {
+                indexes
+                    .into_iter()
+                    .map(|index| {
+                        $builder::builder()
+                            .index_name(text(&index["IndexName"]))
+                            .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                            .projection(projection(index))
+                            .build()
+                            .unwrap()
+                    })
+                    .collect()
             })
-            .collect()
-    });
-    let local = indexes("LocalSecondaryIndexes").map(|indexes| {
-        indexes
-            .into_iter()
-            .map(|index| {
-                LocalSecondaryIndex::builder()
-                    .index_name(text(&index["IndexName"]))
-                    .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                    .projection(projection(index))
-                    .build()
-                    .unwrap()
-            })
-            .collect()
-    });
+        };
+    }
+    let global = indexes!("GlobalSecondaryIndexes", GlobalSecondaryIndex);
+    let local = indexes!("LocalSecondaryIndexes", LocalSecondaryIndex);
     client
         .create_table()
         .table_name(&name)

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 
 use super::{
@@ -129,36 +130,22 @@ impl ItemStore for DynamoItems {
     ) -> Result<Vec<StoredItem>, ItemStoreError> {
         // Every feed key starts with a digit, so "0" sorts below them all.
         let after = after.map_or_else(|| "0".to_owned(), |(time, id)| feed_key(time, &id));
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(FEED_INDEX)
-                .key_condition_expression("#pk = :pk AND #feed > :after")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#feed", "feed")
-                .expression_attribute_values(":pk", s(connection))
-                .expression_attribute_values(":after", s(after.clone()))
-                .consistent_read(true)
-                .limit((limit - found.len()) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            for item in Self::stored(output.items)? {
-                if before.is_some_and(|before| item.synced_at >= before) {
-                    return Ok(found);
-                }
-                found.push(item);
-            }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if found.len() >= limit || start.is_none() {
-                return Ok(found);
-            }
+        let query = self
+            .client
+            .query()
+            .index_name(FEED_INDEX)
+            .key_condition_expression("#pk = :pk AND #feed > :after")
+            .expression_attribute_names("#feed", "feed")
+            .expression_attribute_values(":after", s(after));
+        let mut found = self.query(query, connection, None, limit).await?;
+        // The feed ends where the step in flight began.
+        if let Some(at) = found
+            .iter()
+            .position(|item| before.is_some_and(|before| item.synced_at >= before))
+        {
+            found.truncate(at);
         }
+        Ok(found)
     }
 
     async fn by_id(
@@ -167,30 +154,14 @@ impl ItemStore for DynamoItems {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredItem>, ItemStoreError> {
-        let mut found = Vec::new();
-        let mut start = after.map(|id| key(connection, item_key(id)));
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :items)")
-                .expression_attribute_names("#pk", "pk")
-                .expression_attribute_names("#sk", "sk")
-                .expression_attribute_values(":pk", s(connection))
-                .expression_attribute_values(":items", s("item#"))
-                .consistent_read(true)
-                .limit((limit - found.len()) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(failed)?;
-            found.extend(Self::stored(output.items)?);
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if found.len() >= limit || start.is_none() {
-                return Ok(found);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :items)")
+            .expression_attribute_names("#sk", "sk")
+            .expression_attribute_values(":items", s("item#"));
+        let start = after.map(|id| key(connection, item_key(id)));
+        self.query(query, connection, start, limit).await
     }
 
     async fn delete_items(&self, connection: &str, ids: &[String]) -> Result<(), ItemStoreError> {
@@ -207,13 +178,7 @@ impl ItemStore for DynamoItems {
         self.write_batches(requests).await
     }
 
-    async fn forget(&self, connection: &str, limit: usize) -> Result<bool, ItemStoreError> {
-        let page = self.by_id(connection, None, limit).await?;
-        let ids: Vec<String> = page.into_iter().map(|item| item.id).collect();
-        self.delete_items(connection, &ids).await?;
-        if ids.len() == limit {
-            return Ok(false);
-        }
+    async fn delete_sync_record(&self, connection: &str) -> Result<(), ItemStoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -221,6 +186,39 @@ impl ItemStore for DynamoItems {
             .send()
             .await
             .map_err(failed)?;
-        Ok(true)
+        Ok(())
+    }
+}
+
+impl DynamoItems {
+    /// Up to `limit` items of `connection` that `query` (a key condition on `#pk = :pk`) finds,
+    /// from `start`, strongly consistent, page after page.
+    async fn query(
+        &self,
+        query: QueryFluentBuilder,
+        connection: &str,
+        mut start: Option<Attributes>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, ItemStoreError> {
+        let query = query
+            .table_name(&self.table)
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_values(":pk", s(connection))
+            .consistent_read(true);
+        let mut found = Vec::new();
+        loop {
+            let output = query
+                .clone()
+                .limit((limit - found.len()) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(failed)?;
+            found.extend(Self::stored(output.items)?);
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if found.len() >= limit || start.is_none() {
+                return Ok(found);
+            }
+        }
     }
 }
