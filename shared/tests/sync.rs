@@ -520,3 +520,36 @@ async fn a_local_sync_cut_short_by_a_restart_resumes_where_it_was() {
     // 24 pages in all: the resumed sync read only the 20 the first process had not.
     assert_eq!(portal.requests() - read_before, 20);
 }
+
+/// Deployed, the connections table's stream drives the sync function: a new connection is
+/// synced at once, a deleted one's items and sync record are forgotten.
+#[tokio::test]
+async fn the_connections_stream_syncs_new_connections_and_forgets_deleted_ones() {
+    use integrations::connections::ConnectionId;
+    use integrations::sync::events::handle;
+    let (deployment, _portal, who) = hubspot(Items::Dynamo, &[], 40).await;
+    let key = ConnectionId::new("hubspot", &who.1, &who.0).unwrap().key();
+    let record = |name: &str| {
+        json!({"Records": [{"eventID": "1", "eventName": name, "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {"Keys": {"pk": {"S": key}}, "SequenceNumber": "100", "StreamViewType": "KEYS_ONLY"}}]})
+    };
+    let answer = handle(&deployment.syncer, record("INSERT"), None).await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    assert_eq!(
+        deployment.queue.len(),
+        1,
+        "the new connection's first step is queued"
+    );
+    deployment.drain().await;
+    let items = deployment.syncer.items();
+    assert_eq!(items.by_id(&key, None, 100).await.unwrap().len(), 48);
+
+    let answer = handle(&deployment.syncer, record("REMOVE"), None).await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    assert!(items.by_id(&key, None, 100).await.unwrap().is_empty());
+    assert!(items.sync_record(&key).await.unwrap().is_none());
+    // A record of another table's shape, or a MODIFY, changes nothing and is not retried.
+    let answer = handle(&deployment.syncer, record("MODIFY"), None).await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+}
