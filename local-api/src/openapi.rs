@@ -3,7 +3,6 @@
 //! that it cannot drift from them; `GET /openapi.json` serves it and the repository keeps a copy
 //! (`openapi.json`) that a test holds equal to it.
 
-use crate::sandbox::MAX_CHANGES as MAX_SANDBOX_CHANGES;
 use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
 use integrations::handlers::{
@@ -34,6 +33,8 @@ use utoipa::openapi::{
     ResponseBuilder, Schema, Tag,
 };
 use utoipa::PartialSchema;
+
+use crate::sandbox::MAX_CHANGES as MAX_SANDBOX_CHANGES;
 
 /// The encodings every endpoint with a body accepts (`request::Fields::from_request`).
 const BODY_TYPES: [&str; 3] = [

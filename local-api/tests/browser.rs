@@ -1,7 +1,9 @@
 //! The demo page in a real browser: Debian's chromium, headless, driven through chromedriver.
 //! A newcomer connects the sandbox and sees the kept connection (status, expiry, scopes), loads
-//! its items, refreshes its token and disconnects it (revoked); denies a consent and sees why;
-//! and connects Notion (a local fake) the same way. Leaves a screenshot in `docs/demo.png`.
+//! its items, syncs it and sees what the sync kept, edits and deletes documents at the sandbox and
+//! sees the next sync find them; refreshes its token and disconnects it (revoked); denies a
+//! consent and sees why; and connects Notion (a local fake) the same way. Leaves a screenshot of
+//! the sync view in `docs/demo.png`.
 
 #[path = "../../shared/tests/support/mod.rs"]
 mod support;
@@ -15,7 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use support::{fakes, free_port, vars};
-use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -77,6 +79,19 @@ async fn flows(browser: Client, base: String) {
     );
     // Loaded by user and org with the kept token, still fresh: no refresh.
     assert_eq!(text(&browser, "#detail-refreshed").await, "not yet");
+
+    syncs(&browser).await;
+    // Load reads the sandbox itself: the edits are there, the deleted documents are not.
+    let rows = load(&browser, 12).await;
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("document Welcome to the sandbox (edited) ")),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|row| row.contains("Old meeting notes")),
+        "{rows:?}"
+    );
     let screenshot = browser.screenshot().await.unwrap();
     let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
     std::fs::create_dir_all(&docs).unwrap();
@@ -117,8 +132,13 @@ async fn flows(browser: Client, base: String) {
     );
     text_of(&browser, "#status-sandbox", |text| text == "not connected").await;
     assert_eq!(text(&browser, "#expires-sandbox").await, "");
-    let section = browser.find(Locator::Id("connection")).await.unwrap();
-    assert!(!section.is_displayed().await.unwrap(), "no connection to show");
+    for id in ["connection", "syncs"] {
+        let section = browser.find(Locator::Id(id)).await.unwrap();
+        assert!(
+            !section.is_displayed().await.unwrap(),
+            "no connection to show: #{id}"
+        );
+    }
     let gone = reqwest::get(format!(
         "{base}/integrations/sandbox/connection?org_id=demo-org&user_id=demo-user"
     ))
@@ -162,6 +182,210 @@ async fn flows(browser: Client, base: String) {
     );
 }
 
+/// The sandbox's sync view: Sync lists what the sync kept, ten a page; after edits and deletions
+/// at the sandbox, the next sync counts them, and the list ends with the edited items and the
+/// deleted ones, marked.
+async fn syncs(browser: &Client) {
+    // The first sync: this one, or the one the finder starts for a new connection within seconds.
+    let shown = sync(browser).await;
+    assert_eq!(
+        (
+            &shown.status[..],
+            &shown.items[..],
+            &shown.changed[..],
+            &shown.deleted[..]
+        ),
+        ("idle", "14", "0", "0"),
+        "{shown:?}"
+    );
+    assert!(matches!(&shown.added[..], "14" | "0"), "{shown:?}");
+    // The sandbox reads no changes alone: every sync of it reads everything.
+    let started = shown
+        .started
+        .strip_suffix(" (full)")
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert_rfc3339_ms(started);
+    assert_rfc3339_ms(&shown.finished);
+    let rows = synced(browser, "(10+)").await;
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    click(browser, "synced-more").await;
+    let rows = synced(browser, "(14)").await;
+    let more = browser.find(Locator::Id("synced-more")).await.unwrap();
+    assert!(!more.is_displayed().await.unwrap(), "nothing more to list");
+    let plan = rows
+        .iter()
+        .find(|row| row.name == "Launch plan")
+        .unwrap_or_else(|| panic!("{rows:?}"));
+    // Not its parent's name: a sync names only parents listed on the same provider page.
+    assert_eq!(
+        (&plan.kind[..], &plan.modified[..], &plan.mark[..]),
+        ("document", "2024-05-28T16:45:00Z", "")
+    );
+    assert!(rows.iter().all(|row| row.mark.is_empty()), "{rows:?}");
+
+    // Edits and deletions at the sandbox, through its API, with the kept connection's token.
+    let before = integrations::keeper::rfc3339(integrations::clock::now()).unwrap();
+    click(browser, "sandbox-changes").await;
+    text_of(browser, "#message", |text| {
+        text == "At the sandbox: edited doc-welcome, doc-handbook, doc-ideas; deleted doc-old-notes, \
+                 doc-2023-budget. Sync to see it here."
+    })
+    .await;
+    let shown = sync(browser).await;
+    assert_eq!(
+        (
+            &shown.status[..],
+            &shown.items[..],
+            &shown.added[..],
+            &shown.changed[..],
+            &shown.deleted[..]
+        ),
+        ("idle", "12", "0", "3", "2"),
+        "{shown:?}"
+    );
+    assert!(shown.started.ends_with(" (full)"), "{shown:?}");
+    assert_rfc3339_ms(&shown.finished);
+    synced(browser, "(10+)").await;
+    click(browser, "synced-more").await;
+    let rows = synced(browser, "(14)").await;
+    // In the order recorded: the unchanged items as the first sync kept them, then what the
+    // second sync recorded, the edits and the tombstones of the deleted.
+    let names = |rows: &[&Row]| {
+        let mut names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
+        names.sort();
+        names
+    };
+    let (unchanged, recorded) = rows.split_at(9);
+    assert_eq!(
+        names(&unchanged.iter().collect::<Vec<_>>()),
+        [
+            "2023 retrospective",
+            "Archive",
+            "Budget 2024",
+            "Launch",
+            "Launch checklist",
+            "Launch plan",
+            "Press release",
+            "Projects",
+            "Roadmap"
+        ],
+        "{rows:?}"
+    );
+    let (deleted, edited): (Vec<&Row>, Vec<&Row>) = recorded.iter().partition(|row| row.deleted);
+    assert_eq!(
+        names(&edited),
+        [
+            "Ideas (edited)",
+            "Team handbook (edited)",
+            "Welcome to the sandbox (edited)"
+        ],
+        "{rows:?}"
+    );
+    for row in &edited {
+        assert_rfc3339(&row.modified);
+        assert!(row.modified >= before, "{row:?} edited before {before}");
+    }
+    assert_eq!(names(&deleted), ["Budget 2023", "Old meeting notes"], "{rows:?}");
+    for row in &deleted {
+        assert_eq!((&row.kind[..], &row.mark[..]), ("document", "deleted"), "{row:?}");
+    }
+    assert!(
+        unchanged
+            .iter()
+            .chain(edited.iter().copied())
+            .all(|row| row.mark.is_empty()),
+        "{rows:?}"
+    );
+    let synced_at: Vec<&str> = rows.iter().map(|row| row.synced.as_str()).collect();
+    assert!(synced_at.is_sorted(), "{synced_at:?}");
+    assert!(
+        synced_at[9] > synced_at[8],
+        "the changes were recorded later: {synced_at:?}"
+    );
+}
+
+/// What the sync view shows of the sync.
+#[derive(Debug)]
+struct Shown {
+    status: String,
+    items: String,
+    added: String,
+    changed: String,
+    deleted: String,
+    started: String,
+    finished: String,
+}
+
+/// Clicks Sync and waits for the sync to end: Sync is enabled again once the page has listed the
+/// items anew. On time out, what the page says went wrong.
+async fn sync(browser: &Client) -> Shown {
+    click(browser, "sync").await;
+    let started = Instant::now();
+    loop {
+        let button = browser.find(Locator::Id("sync")).await.unwrap();
+        let status = text(browser, "#sync-status").await;
+        if button.is_enabled().await.unwrap() && !matches!(&status[..], "running" | "…") {
+            break;
+        }
+        if started.elapsed() > PATIENCE {
+            panic!(
+                "the sync did not end: {status:?}; the view says {:?}, #error {:?}",
+                text(browser, "#sync-error").await,
+                text(browser, "#error").await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown = |id: &'static str| async move { text(browser, &format!("#sync-{id}")).await };
+    Shown {
+        status: shown("status").await,
+        items: shown("items").await,
+        added: shown("added").await,
+        changed: shown("changed").await,
+        deleted: shown("deleted").await,
+        started: shown("started").await,
+        finished: shown("finished").await,
+    }
+}
+
+/// A row of the synced list.
+#[derive(Debug)]
+struct Row {
+    kind: String,
+    name: String,
+    modified: String,
+    synced: String,
+    mark: String,
+    /// Shown as deleted (struck through).
+    deleted: bool,
+}
+
+/// The synced list's rows once its count reads `count`.
+async fn synced(browser: &Client, count: &str) -> Vec<Row> {
+    text_of(browser, "#synced-count", |text| text == count).await;
+    let mut rows = Vec::new();
+    for row in browser.find_all(Locator::Css("#synced tbody tr")).await.unwrap() {
+        let mut cells = Vec::new();
+        for cell in row.find_all(Locator::Css("td")).await.unwrap() {
+            cells.push(cell.text().await.unwrap());
+        }
+        let [kind, name, _parent, modified, synced, mark] = <[String; 6]>::try_from(cells).unwrap();
+        assert_rfc3339_ms(&synced);
+        let class = row.attr("class").await.unwrap().unwrap_or_default();
+        rows.push(Row {
+            kind,
+            name,
+            modified,
+            synced,
+            mark,
+            deleted: class == "deleted",
+        });
+    }
+    let shown = count.trim_matches(['(', ')', '+']).parse::<usize>().unwrap();
+    assert_eq!(rows.len(), shown, "{rows:?}");
+    rows
+}
+
 /// Asserts `text` is a UTC RFC 3339 time as the API writes it: `2026-11-28T19:30:00Z`.
 fn assert_rfc3339(text: &str) {
     let shape = text
@@ -169,6 +393,19 @@ fn assert_rfc3339(text: &str) {
         .map(|c| if c.is_ascii_digit() { '0' } else { c })
         .collect::<String>();
     assert_eq!(shape, "0000-00-00T00:00:00Z", "not an RFC 3339 time: {text:?}");
+}
+
+/// Asserts `text` is a UTC RFC 3339 time with milliseconds, as syncs tell time: `2026-11-28T19:30:00.250Z`.
+fn assert_rfc3339_ms(text: &str) {
+    let (seconds, ms) = text
+        .strip_suffix('Z')
+        .and_then(|text| text.split_once('.'))
+        .unwrap_or_else(|| panic!("not an RFC 3339 time with milliseconds: {text:?}"));
+    assert!(
+        ms.len() == 3 && ms.bytes().all(|byte| byte.is_ascii_digit()),
+        "{text:?}"
+    );
+    assert_rfc3339(&format!("{seconds}Z"));
 }
 
 /// The access token `POST /token` hands out now for the demo's user and org.
@@ -234,11 +471,11 @@ async fn consent(browser: &Client, provider: &str, decision: &str) -> fantoccini
     popup
 }
 
-/// Clicks Load and waits for `count` rows; the rows' text.
+/// Clicks Load and waits for `count` rows (a count shown before, by an earlier Load, may differ);
+/// the rows' text.
 async fn load(browser: &Client, count: usize) -> Vec<String> {
     click(browser, "load").await;
-    let shown = text_of(browser, "#count", |text| !text.is_empty()).await;
-    assert_eq!(shown, format!("({count})"));
+    text_of(browser, "#count", |text| text == format!("({count})")).await;
     let mut rows = Vec::new();
     for row in browser.find_all(Locator::Css("#items tbody tr")).await.unwrap() {
         rows.push(row.text().await.unwrap());
@@ -330,7 +567,49 @@ async fn notion_fakes(fake: &MockServer, base: &str) {
         .expect(1)
         .mount(fake)
         .await;
-    fakes::notion_search(fake, NOTION_TOKEN).await;
+    notion_search(fake).await;
+}
+
+/// Notion's search over two pages, as `fakes::notion_search` has it but called any number of
+/// times: the finder syncs a new connection within seconds, so the sync may read it as well as Load.
+async fn notion_search(fake: &MockServer) {
+    let bearer = format!("Bearer {NOTION_TOKEN}");
+    let tasks = "d9824bdc-8445-4327-be8b-5b47500af6ce";
+    let post = "59833787-2cf9-4fdf-8782-e53db20768a5";
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .and(header("authorization", bearer.as_str()))
+        .and(|request: &Request| {
+            serde_json::from_slice::<Value>(&request.body)
+                .is_ok_and(|body| body.get("start_cursor").is_none())
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "results": [
+                fakes::notion_database(tasks, "Tasks"),
+                fakes::notion_page(post, "Write the launch post",
+                    json!({ "type": "database_id", "database_id": tasks })),
+            ],
+            "next_cursor": post,
+            "has_more": true,
+        })))
+        .mount(fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .and(header("authorization", bearer.as_str()))
+        .and(body_partial_json(json!({ "start_cursor": post })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "results": [
+                fakes::notion_page("7c4ed6a0-2d1d-4b8f-9a5e-1f2b3c4d5e6f", "Notes",
+                    json!({ "type": "page_id", "page_id": post })),
+            ],
+            "next_cursor": null,
+            "has_more": false,
+        })))
+        .mount(fake)
+        .await;
 }
 
 /// chromedriver on a free port, with a fresh profile directory; both go when it is dropped.
@@ -375,7 +654,7 @@ impl Driver {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=1100,1700",
+            "--window-size=1100,1900",
             &format!("--user-data-dir={}", self.profile.display()),
         ];
         let capabilities = json!({ "goog:chromeOptions": { "binary": CHROMIUM, "args": args } });

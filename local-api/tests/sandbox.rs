@@ -1,5 +1,5 @@
 //! The sandbox provider end to end, through `Sandbox::handle` only: consent, PKCE, token
-//! exchange, refresh rotation, expiry, revocation and the items API.
+//! exchange, refresh rotation, expiry, revocation, the items API and its changes.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -833,6 +833,331 @@ async fn items_need_a_live_access_token() {
         .body(Bytes::new())
         .unwrap();
     assert_invalid_token(&send(&sandbox, basic).await);
+}
+
+/// `POST /sandbox/api/changes` with `body` sent as `content_type`, with the bearer `token`.
+async fn post_changes(
+    sandbox: &Sandbox,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> Answer {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri("/sandbox/api/changes");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    send(sandbox, request.body(Bytes::from(body.to_owned())).unwrap()).await
+}
+
+async fn change(sandbox: &Sandbox, token: &str, changes: Value) -> Value {
+    let answer = post_changes(
+        sandbox,
+        Some(token),
+        Some("application/json"),
+        &changes.to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.header("content-type"), "application/json");
+    assert_eq!(answer.header("cache-control"), "no-store");
+    answer.json()
+}
+
+/// Every item listed now, following the cursor `page_size` at a time; and the pages it took.
+async fn listing(sandbox: &Sandbox, token: &str, page_size: usize) -> (Vec<Value>, usize) {
+    let (mut items, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let mut path = format!("/sandbox/api/items?page_size={page_size}");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let answer = get(sandbox, &path, Some(token)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        let page = answer.json();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        pages += 1;
+        match &page["next_cursor"] {
+            Value::String(next) => cursor = Some(next.clone()),
+            Value::Null => return (items, pages),
+            other => panic!("next_cursor {other}"),
+        }
+    }
+}
+
+fn ids(items: &[Value]) -> Vec<&str> {
+    items.iter().map(|item| item["id"].as_str().unwrap()).collect()
+}
+
+fn by_id<'a>(items: &'a [Value], id: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|item| item["id"] == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// The workspace's ids in listing order, as the fixed dataset has them.
+const FIXED_IDS: [&str; DATASET_SIZE] = [
+    "fld-projects",
+    "fld-launch",
+    "fld-archive",
+    "doc-welcome",
+    "doc-handbook",
+    "doc-ideas",
+    "doc-roadmap",
+    "doc-budget",
+    "doc-launch-plan",
+    "doc-press-release",
+    "doc-checklist",
+    "doc-retro-2023",
+    "doc-old-notes",
+    "doc-2023-budget",
+];
+
+/// The last documents go from the listing, the first ones are renamed and updated now; the
+/// cursor pages over what is left; folders are never touched.
+#[tokio::test]
+async fn changes_edit_the_first_documents_and_delete_the_last() {
+    let sandbox = sandbox();
+    let access = token(&connect(&sandbox).await, "access_token");
+    let (before, _) = listing(&sandbox, &access, 100).await;
+    assert_eq!(ids(&before), FIXED_IDS);
+    let started = integrations::keeper::rfc3339(integrations::clock::now()).unwrap();
+
+    let answer = change(&sandbox, &access, json!({ "edit": 3, "delete": 2 })).await;
+    assert_eq!(
+        answer,
+        json!({
+            "edited": ["doc-welcome", "doc-handbook", "doc-ideas"],
+            "deleted": ["doc-old-notes", "doc-2023-budget"],
+        })
+    );
+    let (after, pages) = listing(&sandbox, &access, 5).await;
+    assert_eq!(ids(&after), FIXED_IDS[..12], "the order is kept");
+    assert_eq!(pages, 3, "12 items, 5 a page");
+    for (id, name) in [
+        ("doc-welcome", "Welcome to the sandbox (edited)"),
+        ("doc-handbook", "Team handbook (edited)"),
+        ("doc-ideas", "Ideas (edited)"),
+    ] {
+        let item = by_id(&after, id);
+        assert_eq!(item["name"], name);
+        let updated = item["updated_at"].as_str().unwrap();
+        assert!(updated >= started.as_str(), "{updated} before {started}");
+        assert_eq!(item["created_at"], by_id(&before, id)["created_at"]);
+    }
+    // The others are as they were, to the byte.
+    for item in &after[6..] {
+        assert_eq!(item, by_id(&before, item["id"].as_str().unwrap()));
+    }
+    assert_eq!(&after[..3], &before[..3], "folders are never changed");
+
+    // A form does the same; an edited document edited again says so.
+    let form = encode(&[("edit", "1"), ("delete", "1")]);
+    let answer = post_changes(
+        &sandbox,
+        Some(&access),
+        Some("application/x-www-form-urlencoded; charset=utf-8"),
+        &form,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(
+        answer.json(),
+        json!({ "edited": ["doc-welcome"], "deleted": ["doc-retro-2023"] })
+    );
+    let (after, _) = listing(&sandbox, &access, 100).await;
+    assert_eq!(ids(&after), FIXED_IDS[..11]);
+    assert_eq!(
+        by_id(&after, "doc-welcome")["name"],
+        "Welcome to the sandbox (edited 2 times)"
+    );
+
+    // Nothing asked, nothing done: an empty body, an empty JSON object, zeros, empty fields.
+    for (content_type, body) in [
+        (None, ""),
+        (Some("application/json"), "{}"),
+        (Some("application/json"), r#"{"edit": 0, "delete": null}"#),
+        (Some("application/x-www-form-urlencoded"), "edit=&delete=0"),
+    ] {
+        let answer = post_changes(&sandbox, Some(&access), content_type, body).await;
+        assert_eq!(answer.status, StatusCode::OK, "{body}: {}", answer.text());
+        assert_eq!(answer.json(), json!({ "edited": [], "deleted": [] }), "{body}");
+    }
+    assert_eq!(listing(&sandbox, &access, 100).await.0, after);
+
+    // Asked for more than there is, it changes what there is: 7 documents are left.
+    let answer = change(&sandbox, &access, json!({ "delete": 1000, "edit": 1000 })).await;
+    assert_eq!(
+        answer,
+        json!({ "edited": [], "deleted": FIXED_IDS[3..11] }),
+        "deleted first: none is left to edit"
+    );
+    let (after, pages) = listing(&sandbox, &access, 5).await;
+    assert_eq!(ids(&after), FIXED_IDS[..3], "only the folders");
+    assert_eq!(pages, 1);
+    let answer = change(&sandbox, &access, json!({ "edit": 1, "delete": 1 })).await;
+    assert_eq!(answer, json!({ "edited": [], "deleted": [] }));
+}
+
+/// In a bulk workspace the last documents are bulk ones; cursors into what was deleted still page.
+#[tokio::test]
+async fn changes_reach_the_end_of_a_bulk_workspace() {
+    let sandbox = Sandbox::new(SandboxSettings {
+        token_ttl: Duration::from_secs(120),
+        redirect_uris: vec![REDIRECT.into()],
+        bulk_items: 1_000,
+    });
+    let access = token(&connect(&sandbox).await, "access_token");
+    let answer = change(&sandbox, &access, json!({ "edit": 2, "delete": 3 })).await;
+    assert_eq!(
+        answer,
+        json!({
+            "edited": ["doc-welcome", "doc-handbook"],
+            "deleted": ["doc-bulk-997", "doc-bulk-998", "doc-bulk-999"],
+        })
+    );
+    let (after, _) = listing(&sandbox, &access, 100).await;
+    assert_eq!(after.len(), DATASET_SIZE + 997);
+    assert_eq!(after.last().unwrap()["id"], "doc-bulk-996");
+
+    // From the position before the deleted ones: one item, and no next page.
+    let at = |position: usize| URL_SAFE_NO_PAD.encode(position.to_string());
+    let path = format!("/sandbox/api/items?cursor={}", at(DATASET_SIZE + 996));
+    let page = get(&sandbox, &path, Some(&access)).await.json();
+    assert_eq!(ids(page["items"].as_array().unwrap()), ["doc-bulk-996"]);
+    assert_eq!(page["next_cursor"], Value::Null);
+    // A cursor handed out before a deletion still works: it skips what went.
+    let path = format!("/sandbox/api/items?cursor={}&page_size=2", at(DATASET_SIZE + 995));
+    let page = get(&sandbox, &path, Some(&access)).await.json();
+    assert_eq!(
+        ids(page["items"].as_array().unwrap()),
+        ["doc-bulk-995", "doc-bulk-996"]
+    );
+    assert_eq!(page["next_cursor"], Value::Null);
+    let path = format!("/sandbox/api/items?cursor={}", at(DATASET_SIZE + 998));
+    let page = get(&sandbox, &path, Some(&access)).await.json();
+    assert_eq!(page, json!({ "items": [], "next_cursor": null }));
+}
+
+#[tokio::test]
+async fn changes_refuse_anything_but_counts_from_0_to_1000() {
+    let sandbox = sandbox();
+    let access = token(&connect(&sandbox).await, "access_token");
+    let json = Some("application/json");
+    let form = Some("application/x-www-form-urlencoded");
+    let cases = [
+        (
+            json,
+            r#"{"edit": -1}"#,
+            "edit must be a whole number from 0 to 1000",
+        ),
+        (
+            json,
+            r#"{"edit": 1001}"#,
+            "edit must be a whole number from 0 to 1000",
+        ),
+        (
+            json,
+            r#"{"delete": 1.5}"#,
+            "delete must be a whole number from 0 to 1000",
+        ),
+        (
+            json,
+            r#"{"delete": "2"}"#,
+            "delete must be a whole number from 0 to 1000",
+        ),
+        (
+            json,
+            r#"{"edit": true}"#,
+            "edit must be a whole number from 0 to 1000",
+        ),
+        (
+            json,
+            r#"{"edit": 1, "remove": 1}"#,
+            "remove is not a field: send edit, delete or both",
+        ),
+        (
+            json,
+            "[3, 2]",
+            r#"the body must be a JSON object such as {"edit": 3, "delete": 2}"#,
+        ),
+        (
+            json,
+            "{\"edit\": 3",
+            r#"the body must be a JSON object such as {"edit": 3, "delete": 2}"#,
+        ),
+        (form, "edit=three", "edit must be a whole number from 0 to 1000"),
+        (form, "edit=-1", "edit must be a whole number from 0 to 1000"),
+        (form, "edit=%2B1", "edit must be a whole number from 0 to 1000"),
+        (
+            form,
+            "delete=1001",
+            "delete must be a whole number from 0 to 1000",
+        ),
+        (form, "edit=1&edit=2", "edit was sent more than once"),
+        (form, "edits=1", "edits is not a field: send edit, delete or both"),
+        (
+            Some("text/plain"),
+            "edit=1",
+            "the body must be a form (application/x-www-form-urlencoded) or JSON",
+        ),
+        (
+            None,
+            r#"{"edit": 1}"#,
+            "the body must be a form (application/x-www-form-urlencoded) or JSON",
+        ),
+    ];
+    for (content_type, body, detail) in cases {
+        let answer = post_changes(&sandbox, Some(&access), content_type, body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            answer.text()
+        );
+        assert_eq!(answer.header("content-type"), "application/json");
+        assert_eq!(answer.json(), json!({ "detail": detail }), "{body}");
+    }
+    // Refused, they changed nothing; 1000 is the most, and allowed.
+    let (items, _) = listing(&sandbox, &access, 100).await;
+    assert_eq!(ids(&items), FIXED_IDS);
+    assert_eq!(by_id(&items, "doc-welcome")["name"], "Welcome to the sandbox");
+    let answer = change(&sandbox, &access, json!({ "edit": 1000 })).await;
+    assert_eq!(answer["edited"].as_array().unwrap().len(), 11, "every document");
+}
+
+#[tokio::test]
+async fn changes_need_a_live_access_token() {
+    let sandbox = sandbox();
+    let body = r#"{"edit": 1, "delete": 1}"#;
+    let json = Some("application/json");
+    assert_invalid_token(&post_changes(&sandbox, None, json, body).await);
+    assert_invalid_token(&post_changes(&sandbox, Some("made-up"), json, body).await);
+    let tokens = connect(&sandbox).await;
+    let refresh_token = token(&tokens, "refresh_token");
+    assert_invalid_token(&post_changes(&sandbox, Some(&refresh_token), json, body).await);
+    // The token is checked before the body.
+    let answer = post_changes(&sandbox, None, json, "not json").await;
+    assert_invalid_token(&answer);
+    assert_eq!(
+        answer.json()["error_description"],
+        "An access token is required: Authorization: Bearer <token>"
+    );
+    let access = token(&tokens, "access_token");
+    assert_eq!(revoke(&sandbox, &access).await.status, StatusCode::OK);
+    assert_invalid_token(&post_changes(&sandbox, Some(&access), json, body).await);
+
+    // None of those changed anything.
+    let access = token(&connect(&sandbox).await, "access_token");
+    assert_eq!(ids(&listing(&sandbox, &access, 100).await.0), FIXED_IDS);
+    let answer = get(&sandbox, "/sandbox/api/changes", Some(&access)).await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.header("allow"), "POST");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 'use strict';
 // Drives the API as a browser app would: authorize, consent in a popup, then the kept connection
-// through the connections API. No token is stored here, and none is shown in full.
+// through the connections API, and its syncs. No token is stored here, and none is shown in full.
 
 const $ = (id) => document.getElementById(id);
 
@@ -148,6 +148,167 @@ async function disconnect() {
   say(`Disconnected ${displayName(provider)} (deleted: ${answer.deleted}, revoked: ${answer.revoked}): ${how}`);
 }
 
+/** Items per page of the synced list: few, so that the sandbox's 14 show More at work. */
+const SYNCED_PAGE = 10;
+/** The connection the sync view shows (provider, org_id, user_id), or null. */
+let synced = null;
+/** Which showing of the sync view is current: a poll or a read begun for an older one stops. */
+let syncShowing = 0;
+/** Whether a loop polls the current showing's sync. */
+let syncPolling = false;
+/** The synced list's next page, or null. */
+let syncedCursor = null;
+/** Which connection the sync view was last shown for. */
+let syncViewKey = '';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const syncQuery = () => ({ org_id: synced.org_id, user_id: synced.user_id });
+
+/** Shows the sync view of `connection` (none: hides it): its sync and its first page of items. */
+function showSyncView(connection) {
+  syncShowing += 1;
+  syncPolling = false;
+  syncedCursor = null;
+  synced = connection ? { provider: connection.provider, org_id: connection.org_id, user_id: connection.user_id } : null;
+  $('syncs').hidden = !synced;
+  $('synced').tBodies[0].replaceChildren();
+  $('synced-count').textContent = '';
+  $('synced-more').hidden = true;
+  $('sync-error').hidden = true;
+  $('sync').disabled = false;
+  if (!synced) return;
+  $('sandbox-changes').hidden = synced.provider !== 'sandbox';
+  for (const id of ['status', 'items', 'added', 'changed', 'deleted', 'started', 'finished']) {
+    $(`sync-${id}`).textContent = '…';
+  }
+  const showing = syncShowing;
+  inBackground(showing, async () => {
+    const view = await api('GET', at(synced.provider, 'sync'), { query: syncQuery() });
+    if (showing !== syncShowing) return;
+    showSync(view);
+    await listSynced(showing, false);
+    // Running, or never run: the finder starts a new connection's first sync within seconds.
+    if (view.status === 'running' || !view.started_at) await pollSync(showing, view.status === 'running');
+  });
+}
+
+/** Runs a read of the sync view, showing its failure in the view unless the view moved on. */
+function inBackground(showing, action) {
+  action().catch((error) => {
+    if (showing !== syncShowing) return;
+    $('sync-error').textContent = error.message;
+    $('sync-error').hidden = false;
+    $('sync').disabled = false;
+  });
+}
+
+/** A sync as GET …/sync (or POST's `sync`) shows it. */
+function showSync(view) {
+  const never = view.status === 'idle' && !view.started_at;
+  Object.assign($('sync-status'), {
+    className: never ? '' : view.status,
+    textContent: never ? 'never synced' : view.status,
+  });
+  for (const count of ['items', 'added', 'changed', 'deleted']) $(`sync-${count}`).textContent = String(view[count]);
+  $('sync-started').textContent = view.started_at ? `${view.started_at}${view.full ? ' (full)' : ''}` : 'never';
+  $('sync-finished').textContent = view.finished_at ?? (view.status === 'running' ? 'not yet' : 'never');
+  $('sync-error').textContent = view.error ?? '';
+  $('sync-error').hidden = !view.error;
+  if (view.status === 'running') $('sync').disabled = true;
+}
+
+/**
+ * Polls the sync about every second while it runs (every few seconds while none has run yet);
+ * once it ends, lists the items anew and enables Sync again. One loop per showing.
+ */
+async function pollSync(showing, running) {
+  if (syncPolling) return;
+  syncPolling = true;
+  try {
+    for (;;) {
+      await sleep(running ? 1000 : 3000);
+      if (showing !== syncShowing) return;
+      const view = await api('GET', at(synced.provider, 'sync'), { query: syncQuery() });
+      if (showing !== syncShowing) return;
+      showSync(view);
+      if (view.status !== 'running' && view.started_at) {
+        await listSynced(showing, false);
+        if (showing === syncShowing) $('sync').disabled = false;
+        return;
+      }
+      running = view.status === 'running';
+    }
+  } finally {
+    if (showing === syncShowing) syncPolling = false;
+  }
+}
+
+/** Starts a sync (or joins the one running), then follows it. */
+async function startSync() {
+  $('sync').disabled = true;
+  // A showing of its own, so that a slower poll already under way gives way to this one.
+  syncShowing += 1;
+  syncPolling = false;
+  const showing = syncShowing;
+  try {
+    const { sync } = await api('POST', at(synced.provider, 'sync'), { body: syncQuery() });
+    if (showing !== syncShowing) return;
+    showSync(sync);
+  } catch (error) {
+    $('sync').disabled = false;
+    throw error;
+  }
+  inBackground(showing, () => pollSync(showing, true));
+}
+
+/** The first page of what the syncs kept (`more`: the next page, added below). */
+async function listSynced(showing, more) {
+  const query = { ...syncQuery(), limit: String(SYNCED_PAGE) };
+  if (more) query.cursor = syncedCursor;
+  const page = await api('GET', at(synced.provider, 'items'), { query });
+  if (showing !== syncShowing) return;
+  const rows = page.items.map((item) => {
+    const row = document.createElement('tr');
+    if (item.deleted) row.className = 'deleted';
+    for (const text of [item.type, item.name, item.parent_path_or_name, item.last_modified_time, item.synced_at]) {
+      row.insertCell().textContent = text ?? '';
+    }
+    row.cells[1].className = 'name';
+    for (const cell of [row.cells[3], row.cells[4]]) cell.className = 'time';
+    const mark = row.insertCell();
+    if (item.deleted) mark.append(element('span', { className: 'mark', textContent: 'deleted' }));
+    return row;
+  });
+  const body = $('synced').tBodies[0];
+  if (more) body.append(...rows);
+  else body.replaceChildren(...rows);
+  syncedCursor = page.next_cursor;
+  $('synced-more').hidden = !syncedCursor;
+  $('synced-count').textContent = `(${body.rows.length}${syncedCursor ? '+' : ''})`;
+}
+
+/**
+ * Edits 3 documents and deletes 2 at the sandbox itself, as someone using it would, so that the
+ * next sync has changes to find. The kept connection's access token is fetched for the one call
+ * and neither kept nor shown.
+ */
+async function changeSandbox() {
+  const { access_token: token } = await api('POST', at('sandbox', 'token'), { body: syncQuery() });
+  const response = await fetch('/sandbox/api/changes', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ edit: 3, delete: 2 }),
+  });
+  const answer = await response.json().catch(() => null);
+  // Fetching the token may have refreshed it.
+  await refreshConnections().catch(() => {});
+  if (!response.ok) {
+    throw new Error(answer?.detail ?? answer?.error_description ?? `HTTP ${response.status}`);
+  }
+  const list = (ids) => ids.join(', ') || 'nothing';
+  say(`At the sandbox: edited ${list(answer.edited)}; deleted ${list(answer.deleted)}. Sync to see it here.`);
+}
+
 const element = (tag, properties) => Object.assign(document.createElement(tag), properties);
 
 function render() {
@@ -205,6 +366,12 @@ function render() {
     const account = connection.account;
     $('detail-account').textContent = account ? `${account.name ?? ''} (${account.id ?? ''})`.trim() : 'not reported';
   }
+  // A connection shown anew (another provider or user, or connected again) gets its sync view.
+  const shown = connection ? [connection.provider, connection.org_id, connection.user_id, connection.created_at] : [];
+  if (shown.join('\n') !== syncViewKey) {
+    syncViewKey = shown.join('\n');
+    showSyncView(connection);
+  }
 }
 
 /** Shows a success in #message. */
@@ -233,6 +400,9 @@ for (const id of ['user-id', 'org-id', 'api-key']) {
 $('load').addEventListener('click', () => run(load));
 $('refresh').addEventListener('click', () => run(refreshToken));
 $('disconnect').addEventListener('click', () => run(disconnect));
+$('sync').addEventListener('click', () => run(startSync));
+$('synced-more').addEventListener('click', () => run(() => listSynced(syncShowing, true)));
+$('sandbox-changes').addEventListener('click', () => run(changeSandbox));
 run(async () => {
   const response = await fetch('/demo/providers');
   providers = await response.json();

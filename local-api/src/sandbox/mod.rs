@@ -1,6 +1,7 @@
 //! A built-in OAuth 2.0 provider, so that a newcomer can connect an account offline, with no
 //! third-party app to register: an authorization server (RFC 6749 code grant with RFC 7636 PKCE,
-//! rotating refresh tokens, RFC 7009 revocation) and a small resource API over a fixed dataset.
+//! rotating refresh tokens, RFC 7009 revocation) and a small resource API over a fixed dataset,
+//! whose documents a caller can edit and delete so that a sync has changes to find.
 //!
 //! Everything lives in memory and speaks plain [`http`] types, so any server can mount
 //! [`Sandbox::handle`] under `/sandbox/`. It is `local-api`'s alone: no Lambda binary links it.
@@ -11,6 +12,7 @@ mod authorize;
 mod configure;
 mod token;
 
+pub use api::MAX_CHANGES;
 pub use configure::configure;
 
 use std::collections::HashMap;
@@ -34,6 +36,8 @@ pub const REVOKE_PATH: &str = "/sandbox/oauth/revoke";
 /// The API's base; its listing is `{API_PATH}/items`.
 pub const API_PATH: &str = "/sandbox/api";
 const ITEMS_PATH: &str = "/sandbox/api/items";
+/// Edits and deletes documents of the workspace.
+const CHANGES_PATH: &str = "/sandbox/api/changes";
 
 /// Past this many entries, a map drops its expired ones before taking another.
 const SWEEP_AT: usize = 256;
@@ -63,7 +67,7 @@ impl Default for SandboxSettings {
     }
 }
 
-/// One registered confidential client, one account, and the grants made to it.
+/// One registered confidential client, one account (its workspace), and the grants made to it.
 pub struct Sandbox {
     client_id: String,
     client_secret: String,
@@ -104,6 +108,8 @@ impl Sandbox {
             TOKEN_PATH | REVOKE_PATH => method_not_allowed("POST"),
             ITEMS_PATH if method == Method::GET => self.items(&request),
             ITEMS_PATH => method_not_allowed("GET"),
+            CHANGES_PATH if method == Method::POST => self.changes(&request),
+            CHANGES_PATH => method_not_allowed("POST"),
             _ => json_response(StatusCode::NOT_FOUND, &json!({ "error": "not_found" })),
         }
     }
@@ -124,6 +130,8 @@ struct State {
     refresh_tokens: HashMap<Key, Token>,
     /// Numbers grants: every token descending from one authorization code shares its number.
     grants: u64,
+    /// What `POST /sandbox/api/changes` did to the account's workspace.
+    workspace: api::Changes,
 }
 
 struct Code {
