@@ -553,3 +553,54 @@ async fn the_connections_stream_syncs_new_connections_and_forgets_deleted_ones()
     let answer = handle(&deployment.syncer, record("MODIFY"), None).await;
     assert_eq!(answer, json!({"batchItemFailures": []}));
 }
+
+/// A child listed pages after its parent still carries the parent's name, and naming it is no
+/// change: the name is derived, not the provider's.
+#[tokio::test]
+async fn a_child_on_a_later_page_is_named_after_its_kept_parent() {
+    use support::fakes::notion_page;
+    use wiremock::matchers::{body_partial_json, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let deployment = deployment(Items::Redb, &[]).await;
+    let fake = &deployment.fake;
+    let workspace = json!({"type": "workspace", "workspace": true});
+    let parent = notion_page("p-parent", "Roadmap", workspace);
+    let child = notion_page("p-child", "Q3", json!({"type": "page_id", "page_id": "p-parent"}));
+    let answer = |results: Value, next: Option<&str>| {
+        ResponseTemplate::new(200).set_body_json(json!({"object": "list", "results": results,
+            "has_more": next.is_some(), "next_cursor": next}))
+    };
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .and(body_partial_json(json!({"start_cursor": "second"})))
+        .respond_with(answer(json!([child]), None))
+        .with_priority(1)
+        .mount(fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/search"))
+        .respond_with(answer(json!([parent]), Some("second")))
+        .mount(fake)
+        .await;
+    let token = unique("notion-token");
+    let who = connect(&deployment.app, fake, "notion", &token).await;
+    for full in [false, true] {
+        deployment.start("notion", &who, full).await;
+        deployment.drain().await;
+    }
+    let status = deployment.status("notion", &who).await;
+    assert_eq!(
+        (&status["items"], &status["changed"]),
+        (&json!(2), &json!(0)),
+        "{status}"
+    );
+    let (_, page) = deployment.items("notion", &who, "").await;
+    let child = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["id"] == "p-child")
+        .unwrap()
+        .clone();
+    assert_eq!(child["parent_path_or_name"], "Roadmap", "{child}");
+}

@@ -1,7 +1,7 @@
 //! Writing what a step read: each item compared with the kept one, so that a repeat changes
 //! nothing and a step run again (after a crash) counts what it had already written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
@@ -40,8 +40,14 @@ fn count(counts: &mut Counts, kind: ChangeKind) {
     }
 }
 
+/// What tells a change from a repeat: the item as the provider lists it. Its parent's name is
+/// derived (from whatever else a page held), so it is left out.
 pub fn hash(item: &Item) -> u64 {
-    let json = serde_json::to_vec(item).unwrap_or_default();
+    let item = Item {
+        parent_path_or_name: None,
+        ..item.clone()
+    };
+    let json = serde_json::to_vec(&item).unwrap_or_default();
     let digest = Sha256::digest(json);
     u64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
 }
@@ -60,13 +66,26 @@ pub async fn record_listed(
             by_id.insert(id, item);
         }
     }
-    let ids: Vec<String> = by_id.keys().cloned().collect();
+    // The kept versions of these items, and of the parents they name that this page lacks.
+    let parents = by_id
+        .values()
+        .filter(|item| item.parent_path_or_name.is_none())
+        .filter_map(|item| item.parent_id.clone())
+        .filter(|parent| !by_id.contains_key(parent));
+    let ids: Vec<String> = by_id
+        .keys()
+        .cloned()
+        .chain(parents)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     let kept: HashMap<String, StoredItem> = store
         .items(connection, &ids)
         .await?
         .into_iter()
         .map(|item| (item.id.clone(), item))
         .collect();
+    name_parents(&mut by_id, &kept);
     let (mut counts, mut writes) = (Counts::default(), Vec::new());
     for (id, item) in by_id {
         let old = kept.get(&id);
@@ -89,11 +108,17 @@ pub async fn record_listed(
                 if old.change.run == writer.run && old.change.step == writer.step {
                     count(&mut counts, old.change.kind);
                 }
-                if old.seen_run != writer.run {
-                    writes.push(StoredItem {
+                // Seen again: no change to feed, but the parent's name may be known now.
+                let named = item.parent_path_or_name.is_some() && old.item.parent_path_or_name.is_none();
+                if old.seen_run != writer.run || named {
+                    let mut seen = StoredItem {
                         seen_run: writer.run,
                         ..old.clone()
-                    });
+                    };
+                    if named {
+                        seen.item.parent_path_or_name = item.parent_path_or_name;
+                    }
+                    writes.push(seen);
                 }
             }
             _ => {
@@ -116,6 +141,29 @@ pub async fn record_listed(
     }
     store.put_items(connection, &writes).await?;
     Ok(counts)
+}
+
+/// Names each item's parent from the page or, failing that, from the kept items: a child listed
+/// on a later page than its parent still gets its name.
+fn name_parents(items: &mut HashMap<String, Item>, kept: &HashMap<String, StoredItem>) {
+    let names: HashMap<String, String> = items
+        .values()
+        .filter_map(|item| Some((item.id.clone()?, item.name.clone()?)))
+        .collect();
+    for item in items
+        .values_mut()
+        .filter(|item| item.parent_path_or_name.is_none())
+    {
+        let Some(parent) = item.parent_id.as_deref() else {
+            continue;
+        };
+        let name = names.get(parent).cloned().or_else(|| {
+            kept.get(parent)
+                .filter(|parent| !parent.deleted)
+                .and_then(|parent| parent.item.name.clone())
+        });
+        item.parent_path_or_name = name;
+    }
 }
 
 /// A full sync's end, one page of kept items at a time: what the walk did not see is deleted,
