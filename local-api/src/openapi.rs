@@ -6,8 +6,8 @@
 use integrations::connections::MAX_PAGE;
 use integrations::connections::{Account, Status};
 use integrations::handlers::{
-    AccessToken, ConnectionsPage, Disconnected, LoadPage, SyncStarted, DEFAULT_LIMIT, DEFAULT_LOAD_LIMIT,
-    MAX_LOAD_LIMIT,
+    AccessToken, ConnectionsPage, Disconnected, LoadPage, SessionMinted, SyncStarted, DEFAULT_LIMIT,
+    DEFAULT_LOAD_LIMIT, MAX_LOAD_LIMIT,
 };
 use integrations::ids::MAX_ID_BYTES;
 use integrations::item::Item;
@@ -16,6 +16,7 @@ use integrations::providers::PROVIDERS;
 use integrations::request::{id_schema, Identity};
 use integrations::response::Detail;
 use integrations::routes::{Function, ROUTES};
+use integrations::sessions::{DEFAULT_SESSION_SECS, MAX_SESSION_SECS};
 use integrations::sync::{FeedItem, ItemsPage, SyncState, SyncView, DEFAULT_ITEMS_LIMIT, MAX_ITEMS_LIMIT};
 use serde_json::json;
 use utoipa::openapi::header::HeaderBuilder;
@@ -94,6 +95,8 @@ pub fn document() -> OpenApi {
                 .schema("LoadRequest", load_request())
                 .schema("TokenRequest", token_request())
                 .schema("SyncRequest", sync_request())
+                .schema("SessionRequest", session_request())
+                .schema_from::<SessionMinted>()
                 .schema_from::<SyncStarted>()
                 .schema_from::<SyncView>()
                 .schema_from::<SyncState>()
@@ -110,6 +113,18 @@ pub fn document() -> OpenApi {
                         Http::builder()
                             .scheme(HttpAuthScheme::Bearer)
                             .description(Some("One of API_KEYS as `Authorization: Bearer <key>`"))
+                            .build(),
+                    ),
+                )
+                .security_scheme(
+                    "connect_session",
+                    SecurityScheme::Http(
+                        Http::builder()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .description(Some(
+                                "A connect session's token (`cs_…`, from POST /connect/sessions) as `Authorization: \
+                                 Bearer <token>`: it connects its own user, once, to the providers it allows",
+                            ))
                             .build(),
                     ),
                 )
@@ -166,7 +181,7 @@ fn operation(function: Function) -> OperationBuilder {
         Authorize => (
             "Start a consent: the provider's consent URL, with a fresh single-use state",
             json_answer("The consent URL", url()),
-            &[400, 401, 404, 413, 415, 422, 503],
+            &[400, 401, 403, 404, 413, 415, 422, 503],
         ),
         OAuth2Callback => (
             "The provider's redirect back: exchanges the code, keeps the tokens, closes the popup",
@@ -229,6 +244,11 @@ fn operation(function: Function) -> OperationBuilder {
             ),
             &[401, 404, 422, 503],
         ),
+        ConnectSessions => (
+            "Mint a connect session: a short-lived token the browser starts one connect with, instead of the API key",
+            json_answer("The token (shown once) and its expiry", reference("SessionMinted")),
+            &[400, 401, 413, 415, 422, 503],
+        ),
         Items => (
             "What the syncs kept, in the order they recorded it: by page, and by change since a time",
             json_answer("A page; no provider request made", reference("ItemsPage")),
@@ -236,7 +256,11 @@ fn operation(function: Function) -> OperationBuilder {
         ),
     };
     // Starting a sync answers before it has run.
-    let ok_status = if function == StartSync { "202" } else { "200" };
+    let ok_status = match function {
+        StartSync => "202",
+        ConnectSessions => "201",
+        _ => "200",
+    };
     let mut operation = OperationBuilder::new()
         .operation_id(Some(function.name()))
         .summary(Some(summary))
@@ -272,6 +296,7 @@ fn operation(function: Function) -> OperationBuilder {
         Load => operation.request_body(Some(body(reference("LoadRequest")))),
         Token => operation.request_body(Some(body(reference("TokenRequest")))),
         StartSync => operation.request_body(Some(body(reference("SyncRequest")))),
+        ConnectSessions => operation.request_body(Some(body(reference("SessionRequest")))),
         OAuth2Callback => ["code", "state", "error", "error_description"]
             .into_iter()
             .fold(operation, |operation, name| {
@@ -309,12 +334,19 @@ fn operation(function: Function) -> OperationBuilder {
     if function.is_browser_facing() {
         operation.securities(Some([]))
     } else {
-        operation.securities(Some([
+        let mut securities = vec![
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("api_key", Vec::<String>::new()),
             // Without API_KEYS every endpoint is open.
             SecurityRequirement::default(),
-        ]))
+        ];
+        if function.takes_sessions() {
+            securities.insert(
+                0,
+                SecurityRequirement::new("connect_session", Vec::<String>::new()),
+            );
+        }
+        operation.securities(Some(securities))
     }
 }
 
@@ -337,7 +369,8 @@ fn error_answer(function: Function, status: u16) -> RefOr<utoipa::openapi::Respo
 fn error_description(status: u16) -> &'static str {
     match status {
         400 => "Malformed input, or the provider refused the request (an invalid or used code)",
-        401 => "A missing or wrong API key, or a token the provider refused",
+        401 => "A missing or wrong API key (or connect session), or a token the provider refused",
+        403 => "A connect session that does not allow this provider or user",
         404 => "Unknown provider, or nothing found (credentials, connection)",
         409 => "The connection needs a new consent",
         413 => "The body is over 1 MiB",
@@ -483,6 +516,49 @@ fn load_request() -> Schema {
 
 fn token_request() -> Schema {
     flag_request("force_refresh", "Refresh even when the token is not due")
+}
+
+/// Who a connect session connects, to which providers, for how long.
+fn session_request() -> Schema {
+    let mut request = match Identity::schema() {
+        RefOr::T(Schema::Object(identity)) => identity,
+        _ => unreachable!("Identity is an object"),
+    };
+    let names = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(PROVIDERS.iter().map(|spec| spec.name)))
+    };
+    request.properties.insert(
+        "providers".into(),
+        AnyOfBuilder::new()
+            .item(ArrayBuilder::new().items(names()))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("comma-separated")),
+            )
+            .description(Some("The providers it may connect; any when absent"))
+            .into(),
+    );
+    request.properties.insert(
+        "expires_in".into(),
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_SESSION_SECS as u32)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]+$")),
+            )
+            .description(Some(format!("Seconds it lives (default {DEFAULT_SESSION_SECS})")))
+            .into(),
+    );
+    request.into()
 }
 
 fn sync_request() -> Schema {

@@ -1,4 +1,4 @@
-//! Who may call: API keys and CORS.
+//! Who may call: API keys (or, for the consent, a connect session) and CORS.
 
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -38,15 +38,7 @@ impl Access {
         if self.api_keys.is_empty() {
             return Ok(());
         }
-        let bearer = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            });
-        let presented = bearer
+        let presented = bearer(headers)
             .or_else(|| headers.get("x-api-key").and_then(|value| value.to_str().ok()))
             .ok_or(Error::Unauthorized)?
             .trim()
@@ -60,6 +52,14 @@ impl Access {
         } else {
             Err(Error::Unauthorized)
         }
+    }
+
+    /// A connect session's token, for a function that takes one in place of an API key.
+    pub fn session_token(&self, function: crate::routes::Function, headers: &HeaderMap) -> Option<String> {
+        bearer(headers)
+            .map(str::trim)
+            .filter(|token| function.takes_sessions() && crate::sessions::is_token(token))
+            .map(str::to_owned)
     }
 
     /// The request's `Origin`, when it is one of `ALLOWED_ORIGINS`.
@@ -105,4 +105,16 @@ impl Access {
                 .insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
         }
     }
+}
+
+/// The `Authorization: Bearer` value, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
 }

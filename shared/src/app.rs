@@ -7,8 +7,8 @@ use lambda_http::Request;
 
 use crate::access::Access;
 use crate::handlers::{
-    Authorize, Connection, Connections, Credentials, Disconnect, DynEndpoint, Endpoint, Handler, Items, Load,
-    OAuth2Callback, Service, StartSync, SyncStatus, Token,
+    Authorize, ConnectSessions, Connection, Connections, Credentials, Disconnect, DynEndpoint, Endpoint,
+    Handler, Items, Load, OAuth2Callback, Service, StartSync, SyncStatus, Token,
 };
 use crate::resources::{Resources, StartupError};
 use crate::response::Response;
@@ -50,6 +50,7 @@ async fn endpoint(
     }
     match function {
         Function::Authorize => built::<Authorize>(resources).await,
+        Function::ConnectSessions => built::<ConnectSessions>(resources).await,
         Function::OAuth2Callback => built::<OAuth2Callback>(resources).await,
         Function::Credentials => built::<Credentials>(resources).await,
         Function::Load => built::<Load>(resources).await,

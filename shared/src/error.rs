@@ -41,6 +41,12 @@ pub enum Error {
     ListingTooLarge(&'static str),
     #[error("Missing or invalid API key")]
     Unauthorized,
+    /// A connect session's token that names no live session (never minted, expired or used).
+    #[error("Unknown, expired or already used connect session: mint a new one with POST /connect/sessions")]
+    SessionInvalid,
+    /// What a connect session does not allow; the reason completes the sentence.
+    #[error("This connect session {0}")]
+    SessionForbidden(String),
     #[error("Origin not allowed")]
     OriginNotAllowed,
     #[error("No credentials found: connect first (they are kept 10 minutes and handed out once)")]

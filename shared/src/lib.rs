@@ -24,6 +24,7 @@ pub mod request;
 pub mod resources;
 pub mod response;
 pub mod routes;
+pub mod sessions;
 pub mod single_use;
 pub mod sync;
 pub mod tokens;

@@ -25,6 +25,9 @@ pub struct StateRecord {
     pub org_id: String,
     /// The PKCE verifier, for providers that use PKCE.
     pub code_verifier: Option<String>,
+    /// Where the connect session that started the consent is kept: the callback consumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// A new consent request: the secret `state`, the PKCE verifier if any, and the consent URL.

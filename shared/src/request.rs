@@ -135,6 +135,32 @@ impl Fields {
         self.text(name).filter(|value| !value.is_empty())
     }
 
+    /// A list: a JSON array of strings, or comma-separated text; absent or empty is `None`.
+    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>> {
+        let items: Vec<String> = match self.0.get(name) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or_else(|| Error::InvalidField {
+                    name: name.into(),
+                    why: "must be a list of strings".into(),
+                })?,
+            Some(_) => match self.text(name) {
+                Some(text) => text.split(',').map(|item| item.trim().to_owned()).collect(),
+                None => {
+                    return Err(Error::InvalidField {
+                        name: name.into(),
+                        why: "must be a list of strings".into(),
+                    })
+                }
+            },
+        };
+        let items: Vec<String> = items.into_iter().filter(|item| !item.is_empty()).collect();
+        Ok((!items.is_empty()).then_some(items))
+    }
+
     /// A yes/no field: a JSON boolean, or `true`/`1`, `false`/`0` as text; absent or empty is no.
     pub fn flag(&self, name: &str) -> Result<bool> {
         if let Some(Value::Bool(flag)) = self.0.get(name) {

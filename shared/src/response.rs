@@ -132,13 +132,17 @@ impl Error {
             | Error::InvalidCallback(_)
             | Error::ProviderRejected { .. }
             | Error::GrantRefused { .. } => StatusCode::BAD_REQUEST,
-            Error::ProviderForbidden { .. } | Error::OriginNotAllowed => StatusCode::FORBIDDEN,
+            Error::ProviderForbidden { .. } | Error::OriginNotAllowed | Error::SessionForbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
             Error::MissingField(_) | Error::InvalidField { .. } | Error::NotUtf8(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::PayloadTooLarge(_) | Error::ListingTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unauthorized | Error::ProviderUnauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized | Error::ProviderUnauthorized { .. } | Error::SessionInvalid => {
+                StatusCode::UNAUTHORIZED
+            }
             Error::ProviderFailed { .. } | Error::ClientMisconfigured { .. } => StatusCode::BAD_GATEWAY,
             Error::ProviderTimeout { .. } | Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         }

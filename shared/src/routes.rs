@@ -20,6 +20,7 @@ pub enum Function {
     StartSync,
     SyncStatus,
     Items,
+    ConnectSessions,
 }
 
 pub struct Route {
@@ -85,10 +86,15 @@ pub const ROUTES: &[Route] = &[
         path: "/integrations/{provider}/items",
         function: Function::Items,
     },
+    Route {
+        method: "POST",
+        path: "/connect/sessions",
+        function: Function::ConnectSessions,
+    },
 ];
 
 impl Function {
-    pub const ALL: [Function; 11] = [
+    pub const ALL: [Function; 12] = [
         Function::Authorize,
         Function::OAuth2Callback,
         Function::Credentials,
@@ -100,6 +106,7 @@ impl Function {
         Function::StartSync,
         Function::SyncStatus,
         Function::Items,
+        Function::ConnectSessions,
     ];
 
     /// The binary's (and crate's) name.
@@ -116,6 +123,7 @@ impl Function {
             Function::StartSync => "startsync",
             Function::SyncStatus => "syncstatus",
             Function::Items => "items",
+            Function::ConnectSessions => "connectsessions",
         }
     }
 
@@ -145,8 +153,15 @@ impl Function {
             | Function::Connections
             | Function::StartSync
             | Function::SyncStatus
-            | Function::Items => Needs::NOTHING,
+            | Function::Items
+            | Function::ConnectSessions => Needs::NOTHING,
         }
+    }
+
+    /// Starting a consent may be authorised by a connect session instead of an API key: the
+    /// browser holds the session, never the key.
+    pub fn takes_sessions(self) -> bool {
+        self == Function::Authorize
     }
 
     /// The callback is reached by the user's browser from the provider: its guard is the

@@ -1,7 +1,7 @@
 //! The function binaries as Lambda runs them, under the emulated Runtime API of
 //! support/runtime.rs.
 //!
-//! `cargo test` builds the thirteen function binaries first (`cargo build -p ...`, a no-op when fresh).
+//! `cargo test` builds the fourteen function binaries first (`cargo build -p ...`, a no-op when fresh).
 //! With `--nocapture` it prints each binary's cold start and peak RSS.
 
 mod support;
@@ -21,7 +21,7 @@ use wiremock::MockServer;
 
 const FUNCTIONS: [&str; 4] = ["authorize", "oauth2callback", "credentials", "load"];
 /// Every function binary, built once for all the tests here.
-const BINARIES: [&str; 13] = [
+const BINARIES: [&str; 14] = [
     "authorize",
     "oauth2callback",
     "credentials",
@@ -35,6 +35,7 @@ const BINARIES: [&str; 13] = [
     "syncstatus",
     "items",
     "sync",
+    "connectsessions",
 ];
 
 /// Builds the function binaries with the profile these tests were built with, once per run.
@@ -185,7 +186,7 @@ async fn every_provider_connects_and_loads_through_the_four_binaries() {
     }
 }
 
-/// Every `events/*.json` through the binary it names, all thirteen started on a real Redis and a
+/// Every `events/*.json` through the binary it names, all fourteen started on a real Redis and a
 /// DynamoDB table, none skipped: each answers the status and body its file is meant to produce.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_replays_through_its_binary() {

@@ -161,6 +161,7 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
             .concat(),
         ),
         ("syncstatus", [&KEPT[..], &ACCESS, &["ITEMS_TABLE"]].concat()),
+        ("connectsessions", [&STORE[..], &ACCESS].concat()),
         ("items", [&KEPT[..], &ACCESS, &["ITEMS_TABLE"]].concat()),
         (
             "sync",

@@ -2,6 +2,7 @@
 //! requests; [`Service`] wraps it with what every endpoint shares (access, deadline, errors, logs).
 
 mod authorize;
+mod connect_sessions;
 mod connection;
 mod connections;
 mod credentials;
@@ -19,6 +20,7 @@ use lambda_http::{Request, RequestExt};
 use tracing::Instrument;
 
 pub use authorize::Authorize;
+pub use connect_sessions::{ConnectSessions, SessionMinted};
 pub use connection::{Connection, Disconnect, Disconnected};
 pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT};
 pub use credentials::Credentials;
@@ -64,6 +66,9 @@ pub struct Context {
     pub provider: String,
     /// When the invocation must have answered (the Lambda deadline less a margin).
     pub deadline: Option<Instant>,
+    /// The connect session's token the caller sent in place of an API key, where the function
+    /// takes one (the handler checks it).
+    pub session: Option<String>,
 }
 
 /// A handler with access control, the deadline, error responses and a span per request.
@@ -94,6 +99,7 @@ impl<H: Serve> Endpoint for Service<H> {
                 .take(64)
                 .collect(),
             deadline: deadline(&request),
+            session: self.access.session_token(self.function, request.headers()),
         };
         let span = tracing::info_span!(
             "request",
@@ -143,7 +149,7 @@ impl<H: Serve> Service<H> {
     }
 
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
-        if !self.function.is_browser_facing() {
+        if !self.function.is_browser_facing() && context.session.is_none() {
             self.access.check_api_key(request.headers())?;
         }
         self.handler.serve(request, context).await

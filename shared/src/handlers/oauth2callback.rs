@@ -15,6 +15,7 @@ use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{callback_page, html_response, Response};
 use crate::routes::Function;
+use crate::sessions;
 use crate::single_use::{credentials_key, state_key, SingleUse};
 
 pub struct OAuth2Callback {
@@ -39,7 +40,7 @@ impl Handler for OAuth2Callback {
 }
 
 impl Serve for OAuth2Callback {
-    /// Consumes the state, exchanges the code, keeps the tokens for the one-time pick-up and,
+    /// Consumes the state (and the connect session that started it), exchanges the code, keeps the tokens for the one-time pick-up and,
     /// where connections are kept, saves the connection.
     async fn serve(&self, request: Request, context: &Context) -> Result<Response> {
         let provider = self.providers.get(&context.provider, Needs::CODE_GRANT)?;
@@ -63,6 +64,13 @@ impl Serve for OAuth2Callback {
             .filter(|record| record.provider == provider.name())
             .ok_or(Error::InvalidCallback("Unknown, expired or already used state"))?;
         let code = text("code").ok_or(Error::InvalidCallback("Missing code"))?;
+        // A connect session serves one completed connect: spent here, before the exchange, so
+        // that two consents started with it cannot both complete.
+        if let Some(session) = &record.session {
+            if !sessions::consume(&self.single_use, session).await? {
+                return Err(Error::SessionInvalid);
+            }
+        }
         let grant = Grant::AuthorizationCode {
             code: &code,
             code_verifier: record.code_verifier.as_deref(),

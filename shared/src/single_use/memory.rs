@@ -85,6 +85,15 @@ impl Backend for MemoryBackend {
     async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.remove(key))
     }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let entries = self.lock();
+        Ok(entries
+            .values
+            .get(key)
+            .filter(|(expires, _)| *expires > Instant::now())
+            .map(|(_, value)| value.clone()))
+    }
 }
 
 #[cfg(test)]

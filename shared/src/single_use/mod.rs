@@ -1,4 +1,4 @@
-//! Short-lived, single-use values: OAuth states and the credentials hand-off.
+//! Short-lived, single-use values: OAuth states, connect sessions and the credentials hand-off.
 //!
 //! Two backends with the same semantics: Redis ([`RedisBackend`]) and an in-process map for
 //! `local-api` ([`MemoryBackend`]). Every write sets its TTL in the same command, and every read
@@ -33,6 +33,9 @@ pub trait Backend: Send + Sync {
 
     /// Removes and returns the value, if one is there and has not expired.
     fn take(&self, key: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Returns the value, if one is there and has not expired, and leaves it.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 }
 
 /// The store the handlers use: values are JSON, sealed under the key they are stored at.
@@ -61,9 +64,18 @@ impl SingleUse {
 
     /// Takes the value once. A value that does not open or parse (tampered, foreign key) is absent.
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        let Some(sealed) = self.backend.take(key).await? else {
-            return Ok(None);
-        };
+        let sealed = self.backend.take(key).await?;
+        Ok(self.open(key, sealed))
+    }
+
+    /// Reads the value and leaves it (a connect session, used until its connect completes).
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let sealed = self.backend.get(key).await?;
+        Ok(self.open(key, sealed))
+    }
+
+    fn open<T: DeserializeOwned>(&self, key: &str, sealed: Option<String>) -> Option<T> {
+        let sealed = sealed?;
         let value = self
             .sealer
             .open(key, &sealed)
@@ -71,13 +83,18 @@ impl SingleUse {
         if value.is_none() {
             tracing::warn!("a stored value could not be opened and was discarded");
         }
-        Ok(value)
+        value
     }
 }
 
 /// Where an OAuth state's record lives: under the state's hash, never the state itself.
 pub fn state_key(state: &str) -> String {
     format!("integrations:state:{}", hashed_key_part(state))
+}
+
+/// Where a connect session lives: under the token's hash, never the token itself.
+pub fn session_key(token: &str) -> String {
+    format!("integrations:connect-session:{}", hashed_key_part(token))
 }
 
 /// Where a connection's tokens wait; each part is encoded so `a:b`/`c` and `a`/`b:c` differ.

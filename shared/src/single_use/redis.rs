@@ -69,6 +69,13 @@ impl Backend for RedisBackend {
             .await
             .map_err(|e| StoreError(format!("Redis GETDEL failed: {e}")))
     }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.client
+            .get::<Option<String>, _>(key)
+            .await
+            .map_err(|e| StoreError(format!("Redis GET failed: {e}")))
+    }
 }
 
 /// A rustls client trusting the system roots and the given CA.

@@ -412,7 +412,7 @@ pub fn basic(user: &str, password: &str) -> String {
 
 /// What each `events/*.json` is meant to produce: its status and a part of its body that says why
 /// (the reason the event encodes, or the items by id and name). Every file there must be listed.
-pub const EVENTS: [(&str, u16, &str); 15] = [
+pub const EVENTS: [(&str, u16, &str); 16] = [
     (
         "authorize",
         200,
@@ -480,6 +480,7 @@ pub const EVENTS: [(&str, u16, &str); 15] = [
         404,
         "No connection found: connect first through /authorize",
     ),
+    ("connectsessions", 201, r#""token":"cs_"#),
 ];
 
 /// Events that are no HTTP request, and what their function answers on an empty deployment:
