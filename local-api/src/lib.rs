@@ -22,16 +22,19 @@ use integrations::request::MAX_BODY_BYTES;
 use integrations::resources::{Mode, Resources, StartupError};
 use integrations::response::{self, ErrorFormat, Response};
 use integrations::routes::{Routed, Router};
+use integrations::single_use::SingleUse;
 use integrations::{App, Error};
 use lambda_http::{Body, RequestExt};
 use tokio::net::TcpListener;
 
-/// The app, the compiled route table, the sandbox and the providers the demo lists.
+/// The app, the compiled route table, the sandbox, the providers the demo lists and the app's
+/// single-use store, in which the demo mints its connect sessions.
 pub struct Server {
     app: App,
     router: Router,
     sandbox: sandbox::Sandbox,
     providers: Providers,
+    single_use: Arc<SingleUse>,
 }
 
 impl Server {
@@ -53,6 +56,9 @@ impl Server {
             router: Router::default(),
             sandbox,
             providers: resources.config.providers.clone(),
+            // The app's own (built once per process): its authorize and callback open the
+            // sessions minted in it.
+            single_use: resources.single_use().await?,
         }))
     }
 }
@@ -124,9 +130,18 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener) {
 
 impl Server {
     /// Routes as API Gateway does: path parameters set, the body handed over whole. The demo's
-    /// files, the docs and the sandbox come first; none shares a path with the API.
+    /// files and session, the docs and the sandbox come first; none shares a path with the API.
     async fn route(&self, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
+        if parts.uri.path() == demo::SESSION_PATH {
+            return demo::session(
+                &parts.method,
+                parts.uri.query(),
+                &self.providers,
+                &self.single_use,
+            )
+            .await;
+        }
         if let Some(response) = demo::serve(&parts.method, parts.uri.path(), &self.providers)
             .or_else(|| docs::serve(&parts.method, parts.uri.path()))
         {

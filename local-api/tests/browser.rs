@@ -2,8 +2,9 @@
 //! A newcomer connects the sandbox and sees the kept connection (status, expiry, scopes), loads
 //! its items, syncs it and sees what the sync kept, edits and deletes documents at the sandbox and
 //! sees the next sync find them; refreshes its token and disconnects it (revoked); denies a
-//! consent and sees why; and connects Notion (a local fake) the same way. Leaves a screenshot of
-//! the sync view in `docs/demo.png`.
+//! consent and sees why; and connects Notion (a local fake) the same way. Each Connect spends a
+//! connect session the page got from `/demo/session`, never an API key: with `API_KEYS` set, a
+//! page that holds none still connects. Leaves a screenshot of the sync view in `docs/demo.png`.
 
 #[path = "../../shared/tests/support/mod.rs"]
 mod support;
@@ -24,23 +25,44 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long any one thing may take to show up on a page.
 const PATIENCE: Duration = Duration::from_secs(15);
+/// The key of the deployment the second test runs (`API_KEYS`): one no page may hold.
+const API_KEY: &str = "browser-test-api-key-7f3a";
+/// One browser at a time: the two tests' Chromiums would share two cores.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_connects_accounts_in_a_real_browser() {
+    let fake = MockServer::start().await;
+    let base = serve(&fake, &[]).await;
+    notion_fakes(&fake, &base).await;
+    in_browser(|browser| flows(browser, base)).await;
+}
+
+/// With `API_KEYS` set and no key in the page, Connect completes: the callback page says so and
+/// closes, and the connection is the demo user's. Then only the app's own calls need the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_connects_under_api_keys_holding_no_key() {
+    let fake = MockServer::start().await;
+    let base = serve(&fake, &[("API_KEYS", API_KEY)]).await;
+    in_browser(|browser| keyless(browser, base)).await;
+}
+
+/// Runs `test` in a browser of its own, apart, so that the browser is closed whatever happens;
+/// then reports.
+async fn in_browser<F>(test: impl FnOnce(Client) -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     for program in [CHROMIUM, CHROMEDRIVER] {
         assert!(
             Path::new(program).exists(),
             "{program} is missing: the browser test needs `apt-get install chromium chromium-driver`"
         );
     }
-    let fake = MockServer::start().await;
-    let base = serve(&fake).await;
-    notion_fakes(&fake, &base).await;
-
+    let _one = ONE_BROWSER.lock().await;
     let driver = Driver::start();
     let browser = driver.session().await;
-    // Run apart, so that the browser is closed whatever happens, then report.
-    let outcome = tokio::spawn(flows(browser.clone(), base)).await;
+    let outcome = tokio::spawn(test(browser.clone())).await;
     let _ = browser.close().await;
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
@@ -51,11 +73,13 @@ async fn flows(browser: Client, base: String) {
     browser.goto(&format!("{base}/")).await.unwrap();
     let main = browser.window().await.unwrap();
     text_of(&browser, "#status-sandbox", |text| text == "not connected").await;
+    spy_on_fetch(&browser).await;
 
     // The sandbox: Allow, the popup closes, the kept connection shows, Load lists the dataset.
     consent(&browser, "sandbox", "button[value=allow]").await;
     browser.switch_to_window(main.clone()).await.unwrap();
     text_of(&browser, "#status-sandbox", |text| text == "active").await;
+    connected_through_a_session(&browser, "sandbox").await;
     let expires = text_of(&browser, "#expires-sandbox", |text| !text.is_empty()).await;
     let expires_at = expires
         .strip_prefix("expires ")
@@ -169,6 +193,9 @@ async fn flows(browser: Client, base: String) {
     consent(&browser, "notion", "#allow").await;
     browser.switch_to_window(main).await.unwrap();
     text_of(&browser, "#status-notion", |text| text == "active").await;
+    // Both sandbox consents (the allowed, the denied) and this one: a session each.
+    let calls = connected_through_a_session(&browser, "notion").await;
+    assert_eq!(calls.len(), 6, "{calls:?}");
     browser.refresh().await.unwrap();
     text_of(&browser, "#status-notion", |text| text == "active").await;
     assert_eq!(text(&browser, "#expires-notion").await, "no expiry");
@@ -180,6 +207,131 @@ async fn flows(browser: Client, base: String) {
             .any(|row| row.starts_with("page Notes Write the launch post")),
         "{rows:?}"
     );
+}
+
+/// The demo under `API_KEYS`, holding no key: Connect completes with a connect session; the
+/// connection list, the app's own call, needs the key, and shows the connection once it is typed.
+async fn keyless(browser: Client, base: String) {
+    browser.goto(&format!("{base}/")).await.unwrap();
+    let main = browser.window().await.unwrap();
+    text_of(&browser, "#status-sandbox", |text| text == "not connected").await;
+    text_of(&browser, "#error", |text| text == "Missing or invalid API key").await;
+    // Not in the page, its script or its storage.
+    let script = reqwest::get(format!("{base}/demo.js"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page = browser.source().await.unwrap();
+    let storage = storage(&browser).await;
+    for (what, text) in [
+        ("demo.js", &script),
+        ("the page", &page),
+        ("its storage", &storage),
+    ] {
+        assert!(!text.contains(API_KEY), "the key is in {what}");
+    }
+    spy_on_fetch(&browser).await;
+
+    consent(&browser, "sandbox", "button[value=allow]").await;
+    browser.switch_to_window(main.clone()).await.unwrap();
+    // The callback page said Connected and closed itself (a failed one stays, saying why).
+    eventually("the sandbox popup to close", || async {
+        (browser.windows().await.ok()?.len() == 1).then_some(())
+    })
+    .await;
+    // Then the page reads the connection list, the app's own call, and is refused (Connect hid
+    // the error the first reading showed).
+    text_of(&browser, "#error", |text| text == "Missing or invalid API key").await;
+    connected_through_a_session(&browser, "sandbox").await;
+    let connection: Value = reqwest::Client::new()
+        .get(format!("{base}/integrations/sandbox/connection"))
+        .query(&[("org_id", "demo-org"), ("user_id", "demo-user")])
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(connection["status"], "active", "{connection}");
+
+    // The key typed in, the page lists the connection it made.
+    let field = browser.find(Locator::Id("api-key")).await.unwrap();
+    field.send_keys(&format!("{API_KEY}\u{E004}")).await.unwrap();
+    text_of(&browser, "#status-sandbox", |text| text == "active").await;
+    assert_eq!(text(&browser, "#connection-name").await, "Sandbox");
+    assert_eq!(text(&browser, "#detail-status").await, "active");
+    assert_eq!(text(&browser, "#error").await, "", "no error shown");
+}
+
+/// Records what the page asks of `fetch` from now on (`window.demoCalls`): the method, the URL,
+/// whether a body went, and what `Authorization` carried: `"session"` for a connect session's
+/// token, `"other"` for anything else, null for none (never the value itself).
+async fn spy_on_fetch(browser: &Client) {
+    let script = "
+        const calls = (window.demoCalls = []);
+        const fetch = window.fetch;
+        window.fetch = (url, init = {}) => {
+            const authorization = init.headers?.authorization;
+            calls.push({
+                method: init.method ?? 'GET',
+                url: String(url),
+                body: init.body !== undefined,
+                bearer: authorization === undefined ? null
+                    : authorization.startsWith('Bearer cs_') ? 'session' : 'other',
+            });
+            return fetch(url, init);
+        };";
+    browser.execute(script, Vec::new()).await.unwrap();
+}
+
+/// Asserts that the page's last Connect, of `provider`, got a session from `/demo/session` with
+/// no credential and spent it on authorize with nothing else (no ids, no key), and that no
+/// session's token is left in the page or its storage; every session and authorize call so far.
+async fn connected_through_a_session(browser: &Client, provider: &str) -> Vec<Value> {
+    let calls = browser
+        .execute(
+            "return window.demoCalls.filter((call) => \
+             call.url.startsWith('/demo/session') || call.url.endsWith('/authorize'))",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let calls = calls.as_array().unwrap().clone();
+    let last = calls.get(calls.len().saturating_sub(2)..).unwrap_or_default();
+    assert_eq!(
+        last,
+        [
+            json!({ "method": "POST", "url": format!("/demo/session?provider={provider}"),
+                    "body": false, "bearer": null }),
+            json!({ "method": "POST", "url": format!("/integrations/{provider}/authorize"),
+                    "body": false, "bearer": "session" }),
+        ],
+        "{calls:?}"
+    );
+    let page = browser.source().await.unwrap();
+    let storage = storage(browser).await;
+    assert!(
+        !page.contains("cs_") && !storage.contains("cs_"),
+        "a session's token stayed: {storage}"
+    );
+    calls
+}
+
+/// The page's session and local storage, as JSON text.
+async fn storage(browser: &Client) -> String {
+    let storage = browser
+        .execute(
+            "return JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    storage.as_str().unwrap().to_owned()
 }
 
 /// The sandbox's sync view: Sync lists what the sync kept, ten a page; after edits and deletions
@@ -516,13 +668,15 @@ async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, check: impl Fn
     }
 }
 
-/// local-api on a free port, its providers at `fake`, Notion's callback at local-api.
-async fn serve(fake: &MockServer) -> String {
+/// local-api on a free port, its providers at `fake`, Notion's callback at local-api, and `extra`.
+async fn serve(fake: &MockServer, extra: &[(&str, &str)]) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let base = format!("http://{address}");
     let callback = format!("{base}/integrations/notion/oauth2callback");
-    let vars = vars(&fake.uri(), &[("NOTION_REDIRECT_URI", &callback)]);
+    let mut extra = extra.to_vec();
+    extra.push(("NOTION_REDIRECT_URI", &callback));
+    let vars = vars(&fake.uri(), &extra);
     let server = local_api::Server::build(address, |name| vars.get(name).cloned())
         .await
         .unwrap();

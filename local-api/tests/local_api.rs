@@ -164,22 +164,28 @@ fn consent_form(page: &str) -> Vec<(String, String)> {
 /// Authorize, the consent page, the user's `decision` posted as its form does: the callback's
 /// answer, reached by following the sandbox's 303.
 async fn consent(base: &str, decision: &str) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let url: String = json_of(
-        client
+        reqwest::Client::new()
             .post(format!("{base}/integrations/sandbox/authorize"))
             .form(&[("user_id", "sandbox-user"), ("org_id", "sandbox-org")]),
     )
     .await;
+    consent_at(base, &url, decision).await
+}
+
+/// The sandbox's consent page at `url`, the user's `decision` posted as its form does: the
+/// callback's answer, reached by following the sandbox's 303.
+async fn consent_at(base: &str, url: &str, decision: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let port = base.rsplit(':').next().unwrap();
     assert!(
         url.starts_with(&format!("http://localhost:{port}/sandbox/oauth/authorize?")),
         "{url}"
     );
-    let page = client.get(&url).send().await.unwrap();
+    let page = client.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let mut form = consent_form(&page.text().await.unwrap());
     assert!(form.iter().any(|(name, _)| name == "code_challenge"), "{form:?}");
@@ -383,4 +389,100 @@ async fn the_demo_lists_what_a_provider_still_needs() {
         true,
         "the sandbox needs nothing: {states}"
     );
+}
+
+/// `/demo/session`: local-api's own, keyless even under `API_KEYS`, a connect session for the demo
+/// page's one user that starts one sandbox connect and does nothing else.
+#[tokio::test]
+async fn the_demo_connects_through_a_session_under_api_keys() {
+    let fake = MockServer::start().await;
+    let base = serve_with(&fake, &[("API_KEYS", "k")]).await;
+    let client = reqwest::Client::new();
+    let session = |provider: &str| {
+        client
+            .post(format!("{base}/demo/session"))
+            .query(&[("provider", provider)])
+            .send()
+    };
+    let authorize = |provider: &str, token: &str| {
+        client
+            .post(format!("{base}/integrations/{provider}/authorize"))
+            .bearer_auth(token)
+            .send()
+    };
+
+    // Without a key, the API refuses to start a consent.
+    let refused = client
+        .post(format!("{base}/integrations/sandbox/authorize"))
+        .form(&[("user_id", "demo-user"), ("org_id", "demo-org")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    let before = integrations::clock::now();
+    let minted = session("sandbox").await.unwrap();
+    assert_eq!(minted.status(), 201);
+    assert_eq!(minted.headers()["cache-control"], "no-store");
+    assert!(
+        minted.headers().get("access-control-allow-origin").is_none(),
+        "no other origin reads it"
+    );
+    let minted: Value = minted.json().await.unwrap();
+    let token = minted["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("cs_"), "{minted}");
+    let expires_at = minted["expires_at"].as_str().unwrap();
+    let ten_minutes: Vec<String> = (before..=integrations::clock::now())
+        .filter_map(|now| integrations::keeper::rfc3339(now + 600))
+        .collect();
+    assert!(ten_minutes.iter().any(|at| at == expires_at), "{minted}");
+    assert_eq!(minted.as_object().unwrap().len(), 2, "{minted}");
+
+    // It allows the sandbox alone, and authorises nothing but authorize.
+    let other = authorize("notion", &token).await.unwrap();
+    assert_eq!(other.status(), 403);
+    let other: Value = other.json().await.unwrap();
+    assert_eq!(other["detail"], "This connect session does not allow notion");
+    let load = client
+        .post(format!("{base}/integrations/sandbox/load"))
+        .bearer_auth(&token)
+        .form(&[("user_id", "demo-user"), ("org_id", "demo-org")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(load.status(), 401);
+
+    // No body: the demo's user connects, the session spent.
+    let url = authorize("sandbox", &token).await.unwrap();
+    assert_eq!(url.status(), 200);
+    let url: String = url.json().await.unwrap();
+    let page = consent_at(&base, &url, "allow").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("window.close()"));
+    let connection = client
+        .get(format!("{base}/integrations/sandbox/connection"))
+        .query(&[("org_id", "demo-org"), ("user_id", "demo-user")])
+        .bearer_auth("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(connection.status(), 200, "{:?}", connection.text().await);
+    assert_eq!(authorize("sandbox", &token).await.unwrap().status(), 401, "spent");
+
+    // Unknown providers, none, another method.
+    let unknown = session("dropbox").await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unknown provider 'dropbox'"),
+        "{unknown}"
+    );
+    let none = client.post(format!("{base}/demo/session")).send().await.unwrap();
+    assert_eq!(none.status(), 422);
+    let get = client.get(format!("{base}/demo/session")).send().await.unwrap();
+    assert_eq!(get.status(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
 }

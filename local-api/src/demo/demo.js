@@ -1,14 +1,17 @@
 'use strict';
-// Drives the API as a browser app would: authorize, consent in a popup, then the kept connection
-// through the connections API, and its syncs. No token is stored here, and none is shown in full.
+// Drives the API as a browser app would: authorize through a connect session, consent in a popup,
+// then the kept connection through the connections API, and its syncs. No token is stored here,
+// and none is shown in full; the page holds no API key of its own (only one typed in its field).
 
 const $ = (id) => document.getElementById(id);
 
-/** Calls the API; answers the JSON body, or throws the error body's `detail`. */
-async function api(method, path, { query, body } = {}) {
+/**
+ * Calls the API; answers the JSON body, or throws the error body's `detail`. `bearer`: what
+ * `Authorization: Bearer` carries, by default the API key field's value; null: nothing.
+ */
+async function api(method, path, { query, body, bearer = $('api-key').value.trim() } = {}) {
   const headers = {};
-  const key = $('api-key').value.trim();
-  if (key) headers.authorization = `Bearer ${key}`;
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const url = query ? `${path}?${new URLSearchParams(query)}` : path;
   const response = await fetch(url, {
@@ -63,7 +66,11 @@ async function connect(provider) {
   if (!popup) throw new Error('The browser blocked the popup: allow popups for this page');
   let consentUrl;
   try {
-    consentUrl = await api('POST', at(provider, 'authorize'), { body: identity() });
+    // A connect session for the demo's user, allowing this provider alone (local-api's own route,
+    // as an app's backend would mint one with its key), spent on this one authorize call: the
+    // token is neither kept nor shown. Authorize connects the session's user: no ids are sent.
+    const { token } = await api('POST', '/demo/session', { query: { provider }, bearer: null });
+    consentUrl = await api('POST', at(provider, 'authorize'), { bearer: token });
   } catch (error) {
     popup.close();
     throw error;
@@ -394,9 +401,7 @@ async function run(action) {
 
 $('api-key').value = sessionStorage.getItem('apiKey') ?? '';
 $('api-key').addEventListener('input', () => sessionStorage.setItem('apiKey', $('api-key').value));
-for (const id of ['user-id', 'org-id', 'api-key']) {
-  $(id).addEventListener('change', () => run(refreshConnections));
-}
+$('api-key').addEventListener('change', () => run(refreshConnections));
 $('load').addEventListener('click', () => run(load));
 $('refresh').addEventListener('click', () => run(refreshToken));
 $('disconnect').addEventListener('click', () => run(disconnect));
