@@ -604,3 +604,54 @@ async fn a_child_on_a_later_page_is_named_after_its_kept_parent() {
         .clone();
     assert_eq!(child["parent_path_or_name"], "Roadmap", "{child}");
 }
+
+/// HubSpot's ids are unique within an object type only: a contact and a company of one id are
+/// two items, and archiving one leaves the other.
+#[tokio::test]
+async fn items_of_two_types_with_one_id_are_two_items() {
+    use support::fakes::hubspot_object;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let deployment = deployment(Items::Redb, &[]).await;
+    for (object, properties) in [
+        ("contacts", json!({"firstname": "Ada", "lastname": "Lovelace"})),
+        ("companies", json!({"name": "Analytical Engines"})),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/crm/v3/objects/{object}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"results": [hubspot_object("101", properties)]})),
+            )
+            .mount(&deployment.fake)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/deals"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
+        .mount(&deployment.fake)
+        .await;
+    let who = connect(&deployment.app, &deployment.fake, "hubspot", &unique("token")).await;
+    deployment.start("hubspot", &who, false).await;
+    deployment.drain().await;
+    let status = deployment.status("hubspot", &who).await;
+    assert_eq!(
+        (&status["items"], &status["added"]),
+        (&json!(2), &json!(2)),
+        "{status}"
+    );
+    let (_, page) = deployment.items("hubspot", &who, "").await;
+    let mut kinds: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["type"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["company", "contact"]);
+    assert!(page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|item| item["id"] == "101"));
+}

@@ -102,7 +102,7 @@ impl Serve for Disconnect {
         self.single_use.discard(&key).await?;
         #[cfg(feature = "embedded")]
         if let Some(items) = &self.items {
-            crate::sync::forget(items, &id.key()).await?;
+            crate::sync::forget(items, &id.key(), None).await?;
         }
         Ok(json_response(
             StatusCode::OK,

@@ -79,7 +79,7 @@ impl Syncer {
     pub async fn start(&self, id: &ConnectionId, full: bool) -> Result<SyncRecord> {
         // Only the steps call the provider.
         let provider = self.providers.get(id.provider(), Needs::NOTHING)?;
-        self.keeper.get(id).await?;
+        let account = self.keeper.get(id).await?.account.and_then(|account| account.id);
         let key = id.key();
         for _ in 0..WRITE_ATTEMPTS {
             let stored = self.items.sync_record(&key).await?;
@@ -91,14 +91,19 @@ impl Syncer {
             }
             let expected = stored.as_ref().map(|record| record.version);
             let mut record = stored.unwrap_or_default();
+            // A reconnect to another account (another workspace or portal) starts over.
             let full = full
                 || record.watermark.is_none()
+                || record.account != account
                 || record.runs_since_full + 1 >= self.settings.full_every
                 || !changes::incremental(provider);
             let now = clock::now_ms();
             record = SyncRecord {
                 status: SyncState::Running,
-                run: record.run + 1,
+                // Past any run of a connection that was deleted and made again under this key,
+                // whose items a step in flight may still have written.
+                run: (record.run + 1).max(clock::now_ms() as u64),
+                account: account.clone(),
                 full,
                 started_at: Some(now),
                 finished_at: None,

@@ -54,7 +54,7 @@ pub async fn handle(syncer: &Syncer, mut event: Value, deadline: Option<Instant>
     for record in records {
         let failed = match record["eventSource"].as_str() {
             Some("aws:sqs") => step(syncer, record, deadline).await,
-            Some("aws:dynamodb") => connection_changed(syncer, record).await,
+            Some("aws:dynamodb") => connection_changed(syncer, record, deadline).await,
             other => {
                 tracing::error!(source = other, "an event record of an unknown source was dropped");
                 None
@@ -108,13 +108,18 @@ async fn step(syncer: &Syncer, record: Value, deadline: Option<Instant>) -> Opti
 
 /// What the connections table's stream says: a new connection is synced at once, a deleted
 /// one's items are forgotten. Its sequence number if that must be tried again.
-async fn connection_changed(syncer: &Syncer, record: Value) -> Option<String> {
+async fn connection_changed(syncer: &Syncer, record: Value, deadline: Option<Instant>) -> Option<String> {
     let record: StreamRecord = serde_json::from_value(record).ok()?;
     let key = record.dynamodb.keys.get("pk")?.get("S")?.as_str()?.to_owned();
     let id = ConnectionId::from_key(&key)?;
     let done = match record.event_name.as_str() {
         "INSERT" => syncer.start(&id, false).await.map(|_| ()),
-        "REMOVE" => super::forget(syncer.items(), &key).await,
+        // A large account takes several invocations: the stream delivers the record again.
+        "REMOVE" => match super::forget(syncer.items(), &key, deadline).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return record.dynamodb.sequence_number,
+            Err(error) => Err(error),
+        },
         _ => return None,
     };
     match done {

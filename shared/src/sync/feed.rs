@@ -93,8 +93,12 @@ pub async fn items_page(items: &SharedItems, id: &ConnectionId, query: &ItemsQue
     };
     let key = id.key();
     let record = items.sync_record(&key).await?;
-    let before = record.as_ref().and_then(|record| record.writing_since);
-    let mut found = items.feed(&key, after, before, limit + 1).await?;
+    // Only what is older than any step that may be writing: the one in flight, or the next
+    // (every step writes after the record's clock), which could claim between these two reads.
+    let before = record.as_ref().map_or(i64::MIN, |record| {
+        record.writing_since.unwrap_or(record.clock + 1)
+    });
+    let mut found = items.feed(&key, after, Some(before), limit + 1).await?;
     let next_cursor = (found.len() > limit).then(|| {
         found.truncate(limit);
         found.last().map(encode_cursor)

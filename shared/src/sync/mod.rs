@@ -44,8 +44,19 @@ pub async fn status(items: &SharedItems, id: &ConnectionId) -> Result<Option<Syn
 /// Items deleted per write when a connection's items are forgotten.
 const FORGET_PAGE: usize = 500;
 
-/// Deletes the sync record and every item of a deleted connection (by its key).
-pub async fn forget(items: &SharedItems, connection: &str) -> Result<()> {
-    while !items.forget(connection, FORGET_PAGE).await? {}
-    Ok(())
+/// Deletes the sync record and the items of a deleted connection (by its key) until none is
+/// left (`true`) or `deadline` comes (`false`: call again).
+pub async fn forget(
+    items: &SharedItems,
+    connection: &str,
+    deadline: Option<std::time::Instant>,
+) -> Result<bool> {
+    loop {
+        if items.forget(connection, FORGET_PAGE).await? {
+            return Ok(true);
+        }
+        if deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
+            return Ok(false);
+        }
+    }
 }

@@ -42,8 +42,13 @@ pub enum Phase {
     Walk(Position),
     /// Reading what changed since the watermark.
     Changes(Delta),
-    /// After a full walk: marking what it did not see as deleted, by item id from `after`.
-    Sweep { after: Option<String> },
+    /// After a full walk: marking what it did not see as deleted, by item key from `after`,
+    /// counting the live items so far.
+    Sweep {
+        after: Option<String>,
+        #[serde(default)]
+        live: u64,
+    },
 }
 
 /// The stored state of a connection's syncs. Every change is a write conditional on `version`.
@@ -75,6 +80,9 @@ pub struct SyncRecord {
     /// Transient failures in a row of the current step.
     pub failures: u32,
     pub runs_since_full: u32,
+    /// The connected account the last sync read (a reconnect to another starts over in full).
+    #[serde(default)]
+    pub account: Option<String>,
     /// Unix ms of the last change: a running sync that stops changing is stalled.
     pub updated_at: i64,
 }

@@ -123,22 +123,20 @@ pub trait ItemStore: Send + Sync {
     fn delete_sync_record(&self, connection: &str)
         -> impl Future<Output = Result<(), ItemStoreError>> + Send;
 
-    /// Deletes up to `limit` of the connection's items, and its sync record once none is left:
-    /// `true` then.
+    /// Deletes the connection's sync record and up to `limit` of its items: `true` once none is
+    /// left.
     fn forget(
         &self,
         connection: &str,
         limit: usize,
     ) -> impl Future<Output = Result<bool, ItemStoreError>> + Send {
         async move {
+            // The record first: a step still running then commits nothing, and sends no next.
+            self.delete_sync_record(connection).await?;
             let page = self.by_id(connection, None, limit).await?;
             let ids: Vec<String> = page.into_iter().map(|item| item.id).collect();
             self.delete_items(connection, &ids).await?;
-            if ids.len() == limit {
-                return Ok(false);
-            }
-            self.delete_sync_record(connection).await?;
-            Ok(true)
+            Ok(ids.len() < limit)
         }
     }
 }

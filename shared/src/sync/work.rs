@@ -27,12 +27,30 @@ const MAX_FAILURES: u32 = 5;
 /// The longest delay SQS takes.
 const MAX_DELAY: Duration = Duration::from_secs(900);
 
-/// What a step did: where the sync goes on (`None`: it is done), what it counted, and the
-/// failure that ended it early, if one did.
+/// What a step did: where the sync goes on (`None`: it is done), what it counted, the exact
+/// total when its sweep ended, and the failure that ended it early, if one did.
 pub(super) struct Worked {
     phase: Option<Phase>,
     counts: Counts,
+    live: Option<u64>,
     error: Option<Error>,
+}
+
+/// What one page did.
+struct Paged {
+    next: Option<Phase>,
+    counts: Counts,
+    live: Option<u64>,
+}
+
+impl Paged {
+    fn on(next: Option<Phase>, counts: Counts) -> Self {
+        Paged {
+            next,
+            counts,
+            live: None,
+        }
+    }
 }
 
 impl Syncer {
@@ -51,6 +69,9 @@ impl Syncer {
         record.updated_at = clock::now_ms();
         // What the step read and wrote before any failure is kept: a retry goes on from there.
         record.counts.add(worked.counts);
+        if let Some(live) = worked.live {
+            record.counts.items = live;
+        }
         record.phase = worked.phase;
         record.step += 1;
         let outcome = match worked.error {
@@ -104,7 +125,8 @@ impl Syncer {
         let now = record.updated_at;
         record.status = SyncState::Idle;
         record.finished_at = Some(now);
-        record.synced_at = Some(now);
+        // Never before the last version written: `modified_after` it then misses nothing.
+        record.synced_at = Some(now.max(record.clock));
         record.watermark = record.started_at.map(|started| started - WATERMARK_SKEW_MS);
         record.runs_since_full = if record.full {
             0
@@ -151,6 +173,7 @@ impl Syncer {
         let mut worked = Worked {
             phase: record.phase.clone(),
             counts: Counts::default(),
+            live: None,
             error: None,
         };
         if let Err(error) = self.read_pages(id, record, writer, deadline, &mut worked).await {
@@ -183,9 +206,10 @@ impl Syncer {
                 .api(&self.http, &fresh.tokens.access_token)
                 .with_rate_limit(pace.clone());
             match self.page(provider, &api, &key, record, at, writer).await {
-                Ok((next, found)) => {
-                    worked.counts.add(found);
-                    worked.phase = next;
+                Ok(paged) => {
+                    worked.counts.add(paged.counts);
+                    worked.phase = paged.next;
+                    worked.live = paged.live.or(worked.live);
                     pages += 1;
                 }
                 // A token that stopped working mid-sync: refreshed once, then the grant is dead.
@@ -216,7 +240,7 @@ impl Syncer {
         record: &SyncRecord,
         at: Phase,
         writer: Writer,
-    ) -> Result<(Option<Phase>, Counts)> {
+    ) -> Result<Paged> {
         let store = &*self.items;
         match at {
             Phase::Walk(position) => {
@@ -231,28 +255,36 @@ impl Syncer {
                 let counts = record_listed(store, key, items, writer).await?;
                 let next = match next {
                     Some((position, _)) => Some(Phase::Walk(position)),
-                    None => Some(Phase::Sweep { after: None }),
+                    None => Some(Phase::Sweep { after: None, live: 0 }),
                 };
-                Ok((next, counts))
+                Ok(Paged::on(next, counts))
             }
             Phase::Changes(delta) => {
                 let since = record.watermark.unwrap_or_default();
                 let (items, next) = changes::step(api, provider, delta, since, PROVIDER_PAGE).await?;
                 let counts = record_listed(store, key, items, writer).await?;
-                Ok((next.map(Phase::Changes), counts))
+                Ok(Paged::on(next.map(Phase::Changes), counts))
             }
-            Phase::Sweep { after } => {
+            Phase::Sweep { after, live } => {
                 let page = store.by_id(key, after.as_deref(), SWEEP_PAGE).await?;
                 let purge_before = writer.at - i64::from(self.settings.tombstone_days) * 86_400_000;
-                let counts = sweep(store, key, &page, writer, purge_before).await?;
-                let next = (page.len() == SWEEP_PAGE)
-                    .then(|| {
-                        page.last().map(|item| Phase::Sweep {
-                            after: Some(item.id.clone()),
-                        })
-                    })
-                    .flatten();
-                Ok((next, counts))
+                let (counts, on_page) = sweep(store, key, &page, writer, purge_before).await?;
+                let live = live + on_page;
+                match page.last().filter(|_| page.len() == SWEEP_PAGE) {
+                    Some(last) => Ok(Paged::on(
+                        Some(Phase::Sweep {
+                            after: Some(last.id.clone()),
+                            live,
+                        }),
+                        counts,
+                    )),
+                    // Every kept item was looked at: the total is known exactly.
+                    None => Ok(Paged {
+                        next: None,
+                        counts,
+                        live: Some(live),
+                    }),
+                }
             }
         }
     }

@@ -26,10 +26,37 @@ impl Writer {
         }
     }
 
-    /// What `old` counts for when it already holds this step's `kind` of change.
-    fn counted_before(self, old: &StoredItem, kind: ChangeKind) -> bool {
-        old.change == self.change(kind)
+    /// Where `old`'s version came from, as this writer sees it.
+    fn origin(self, old: &StoredItem) -> Origin {
+        if old.change.run != self.run || old.change.step != self.step {
+            Origin::Earlier
+        } else if old.synced_at == self.at {
+            Origin::ThisAttempt
+        } else {
+            Origin::LostAttempt
+        }
     }
+}
+
+/// Where a kept version came from.
+#[derive(PartialEq, Eq)]
+enum Origin {
+    /// A step before this one: committed and counted.
+    Earlier,
+    /// This step, in an attempt that died or failed before it committed: written, not counted.
+    LostAttempt,
+    /// This very attempt (the provider listed the item twice): counted already.
+    ThisAttempt,
+}
+
+/// The key an item is kept under: its type and id, since a provider's ids may be unique only
+/// within a type (HubSpot's contacts and deals).
+pub fn item_key(item: &Item) -> Option<String> {
+    Some(format!(
+        "{}:{}",
+        item.kind.as_deref().unwrap_or_default(),
+        item.id.as_deref()?
+    ))
 }
 
 fn count(counts: &mut Counts, kind: ChangeKind) {
@@ -60,19 +87,23 @@ pub async fn record_listed(
     listed: Vec<Item>,
     writer: Writer,
 ) -> Result<Counts, ItemStoreError> {
-    let mut by_id: HashMap<String, Item> = HashMap::new();
+    let mut by_key: HashMap<String, Item> = HashMap::new();
     for item in listed {
-        if let Some(id) = item.id.clone() {
-            by_id.insert(id, item);
+        if let Some(key) = item_key(&item) {
+            by_key.insert(key, item);
         }
     }
-    // The kept versions of these items, and of the parents they name that this page lacks.
-    let parents = by_id
+    // The kept versions of these items, and of the parents they name that this page lacks (as
+    // any of the types this page holds).
+    let kinds: HashSet<&str> = by_key.values().filter_map(|item| item.kind.as_deref()).collect();
+    let parents: Vec<String> = by_key
         .values()
         .filter(|item| item.parent_path_or_name.is_none())
-        .filter_map(|item| item.parent_id.clone())
-        .filter(|parent| !by_id.contains_key(parent));
-    let ids: Vec<String> = by_id
+        .filter_map(|item| item.parent_id.as_deref())
+        .flat_map(|parent| kinds.iter().map(move |kind| format!("{kind}:{parent}")))
+        .filter(|key| !by_key.contains_key(key))
+        .collect();
+    let keys: Vec<String> = by_key
         .keys()
         .cloned()
         .chain(parents)
@@ -80,22 +111,25 @@ pub async fn record_listed(
         .into_iter()
         .collect();
     let kept: HashMap<String, StoredItem> = store
-        .items(connection, &ids)
+        .items(connection, &keys)
         .await?
         .into_iter()
         .map(|item| (item.id.clone(), item))
         .collect();
-    name_parents(&mut by_id, &kept);
+    name_parents(&mut by_key, &kept);
     let (mut counts, mut writes) = (Counts::default(), Vec::new());
-    for (id, item) in by_id {
-        let old = kept.get(&id);
+    for (key, item) in by_key {
+        let old = kept.get(&key);
+        let origin = old.map(|old| writer.origin(old));
         if item.visibility == Some(false) {
             match old {
                 Some(old) if !old.deleted => {
                     writes.push(tombstone(old, writer));
                     count(&mut counts, ChangeKind::Deleted);
                 }
-                Some(old) if writer.counted_before(old, ChangeKind::Deleted) => {
+                Some(old)
+                    if origin == Some(Origin::LostAttempt) && old.change.kind == ChangeKind::Deleted =>
+                {
                     count(&mut counts, ChangeKind::Deleted)
                 }
                 _ => {}
@@ -105,10 +139,11 @@ pub async fn record_listed(
         let hash = hash(&item);
         match old {
             Some(old) if old.hash == hash && !old.deleted => {
-                if old.change.run == writer.run && old.change.step == writer.step {
+                if origin == Some(Origin::LostAttempt) {
                     count(&mut counts, old.change.kind);
                 }
-                // Seen again: no change to feed, but the parent's name may be known now.
+                // Seen again: no change, but the parent's name may be known now (a new version
+                // in the feed, not counted).
                 let named = item.parent_path_or_name.is_some() && old.item.parent_path_or_name.is_none();
                 if old.seen_run != writer.run || named {
                     let mut seen = StoredItem {
@@ -117,18 +152,24 @@ pub async fn record_listed(
                     };
                     if named {
                         seen.item.parent_path_or_name = item.parent_path_or_name;
+                        seen.synced_at = writer.at;
                     }
                     writes.push(seen);
                 }
             }
             _ => {
-                let kind = match old {
-                    Some(old) if !old.deleted => ChangeKind::Changed,
+                // A version this step wrote before keeps its kind: an item added by a lost
+                // attempt and edited since is still an addition.
+                let kind = match (old, &origin) {
+                    (Some(old), Some(Origin::LostAttempt | Origin::ThisAttempt)) => old.change.kind,
+                    (Some(old), _) if !old.deleted => ChangeKind::Changed,
                     _ => ChangeKind::Added,
                 };
-                count(&mut counts, kind);
+                if origin != Some(Origin::ThisAttempt) {
+                    count(&mut counts, kind);
+                }
                 writes.push(StoredItem {
-                    id,
+                    id: key,
                     item,
                     deleted: false,
                     synced_at: writer.at,
@@ -146,51 +187,52 @@ pub async fn record_listed(
 /// Names each item's parent from the page or, failing that, from the kept items: a child listed
 /// on a later page than its parent still gets its name.
 fn name_parents(items: &mut HashMap<String, Item>, kept: &HashMap<String, StoredItem>) {
-    let names: HashMap<String, String> = items
+    // The page's own names last, so that they win over what was kept.
+    let names: HashMap<String, String> = kept
         .values()
+        .filter(|parent| !parent.deleted)
+        .map(|parent| &parent.item)
+        .chain(items.values())
         .filter_map(|item| Some((item.id.clone()?, item.name.clone()?)))
         .collect();
     for item in items
         .values_mut()
         .filter(|item| item.parent_path_or_name.is_none())
     {
-        let Some(parent) = item.parent_id.as_deref() else {
-            continue;
-        };
-        let name = names.get(parent).cloned().or_else(|| {
-            kept.get(parent)
-                .filter(|parent| !parent.deleted)
-                .and_then(|parent| parent.item.name.clone())
-        });
-        item.parent_path_or_name = name;
+        if let Some(name) = item.parent_id.as_deref().and_then(|parent| names.get(parent)) {
+            item.parent_path_or_name = Some(name.clone());
+        }
     }
 }
 
 /// A full sync's end, one page of kept items at a time: what the walk did not see is deleted,
-/// and tombstones recorded before `purge_before` go for good.
+/// and tombstones recorded before `purge_before` go for good. Also the page's live items, which
+/// the sweep counts to set the sync's total exactly.
 pub async fn sweep(
     store: &(impl ItemStore + ?Sized),
     connection: &str,
     page: &[StoredItem],
     writer: Writer,
     purge_before: i64,
-) -> Result<Counts, ItemStoreError> {
-    let (mut counts, mut writes, mut purged) = (Counts::default(), Vec::new(), Vec::new());
+) -> Result<(Counts, u64), ItemStoreError> {
+    let (mut counts, mut writes, mut purged, mut live) = (Counts::default(), Vec::new(), Vec::new(), 0);
     for old in page {
         if old.deleted {
-            if writer.counted_before(old, ChangeKind::Deleted) {
+            if writer.origin(old) == Origin::LostAttempt && old.change.kind == ChangeKind::Deleted {
                 count(&mut counts, ChangeKind::Deleted);
-            } else if old.synced_at < purge_before {
+            } else if writer.origin(old) == Origin::Earlier && old.synced_at < purge_before {
                 purged.push(old.id.clone());
             }
         } else if old.seen_run < writer.run {
             writes.push(tombstone(old, writer));
             count(&mut counts, ChangeKind::Deleted);
+        } else {
+            live += 1;
         }
     }
     store.put_items(connection, &writes).await?;
     store.delete_items(connection, &purged).await?;
-    Ok(counts)
+    Ok((counts, live))
 }
 
 fn tombstone(old: &StoredItem, writer: Writer) -> StoredItem {

@@ -101,20 +101,14 @@ pub async fn step(
             let full = items.len() >= (*max_page).min(size.max(1));
             let stage = match items.last().and_then(modified_ms) {
                 _ if !full => Some(Stage::Archived { cursor: None }).filter(|_| !archived.is_empty()),
+                // A whole page at one time: on past it by offset, the only way forward.
                 Some(last) if last == from => Some(Stage::Search {
                     from,
                     skip: skip + items.len(),
                 }),
-                Some(last) => {
-                    let at_last = items
-                        .iter()
-                        .filter(|item| modified_ms(item) == Some(last))
-                        .count();
-                    Some(Stage::Search {
-                        from: last,
-                        skip: at_last,
-                    })
-                }
+                // Otherwise from the last time read, again from its first: the order of equal
+                // times is not guaranteed, and what is read twice is a repeat, not a change.
+                Some(last) => Some(Stage::Search { from: last, skip: 0 }),
                 None => return Err(no_times(provider)),
             };
             (items, stage)
