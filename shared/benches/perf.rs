@@ -43,12 +43,7 @@ fn ms(duration: Duration) -> String {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut rows = runtime.block_on(async {
+    let mut rows = table::runtime().block_on(async {
         let mut rows = warm().await;
         rows.extend(cold_starts().await);
         rows.extend(refresh_cost().await);

@@ -26,12 +26,7 @@ const ITEMS_PAGE: usize = 1000;
 const ITEMS_READS: usize = 200;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let rows = runtime.block_on(async {
+    let rows = table::runtime().block_on(async {
         let mut rows = syncs().await;
         rows.extend(items_on(Items::Dynamo, 8_334).await);
         rows

@@ -3,6 +3,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+/// The runtime a bench runs on: two workers, as a Lambda function has at most.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// One row of the table: what, result, reference, ratio, target.
 pub struct Row(pub [String; 5]);
 
