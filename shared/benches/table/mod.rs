@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-/// The runtime a bench runs on: two workers, as a Lambda function has at most.
+/// The runtime a bench drives its fakes and stores on: two workers, one per core here.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
