@@ -325,7 +325,7 @@ fn operation(function: Function) -> OperationBuilder {
             .parameter(cursor()),
         Connections => operation
             .parameter(query("org_id", true, filter_id()))
-            .parameter(query("user_id", false, filter_id()))
+            .parameter(query("user_id", false, optional_filter()))
             .parameter(query("provider", false, string()))
             .parameter(limit(MAX_PAGE, DEFAULT_LIMIT))
             .parameter(cursor()),
@@ -439,6 +439,15 @@ fn id() -> RefOr<Schema> {
 }
 
 /// `/connections` filters by an id as given: a blank one matches nothing rather than being refused.
+/// A filter that an empty value leaves off, as an empty query parameter counts as omitted.
+fn optional_filter() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_ID_BYTES))
+        .description(Some("Empty: no filter"))
+        .into()
+}
+
 fn filter_id() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -520,6 +529,7 @@ fn token_request() -> Schema {
 
 /// Who a connect session connects, to which providers, for how long.
 fn session_request() -> Schema {
+    let provider_names: Vec<&str> = PROVIDERS.iter().map(|spec| spec.name).collect();
     let mut request = match Identity::schema() {
         RefOr::T(Schema::Object(identity)) => identity,
         _ => unreachable!("Identity is an object"),
@@ -536,9 +546,13 @@ fn session_request() -> Schema {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
+                    .pattern(Some(format!(
+                        "^ *({names})? *(, *({names}) *)*$",
+                        names = provider_names.join("|")
+                    )))
                     .description(Some("comma-separated")),
             )
-            .description(Some("The providers it may connect; any when absent"))
+            .description(Some("The providers it may connect; any when absent or empty"))
             .into(),
     );
     request.properties.insert(
@@ -550,10 +564,11 @@ fn session_request() -> Schema {
                     .minimum(Some(1))
                     .maximum(Some(MAX_SESSION_SECS as u32)),
             )
+            // 1 to MAX_SESSION_SECS (3600) as text; empty, as a form may send it, is the default.
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^[0-9]+$")),
+                    .pattern(Some("^([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|3600)?$")),
             )
             .description(Some(format!("Seconds it lives (default {DEFAULT_SESSION_SECS})")))
             .into(),

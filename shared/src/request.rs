@@ -135,10 +135,11 @@ impl Fields {
         self.text(name).filter(|value| !value.is_empty())
     }
 
-    /// A list: a JSON array of strings, or comma-separated text; absent or empty is `None`.
+    /// A list: a JSON array of strings, or comma-separated text; absent or empty is `None`
+    /// (JSON `null` is no list).
     pub fn list(&self, name: &str) -> Result<Option<Vec<String>>> {
         let items: Vec<String> = match self.0.get(name) {
-            None | Some(Value::Null) => return Ok(None),
+            None => return Ok(None),
             Some(Value::Array(items)) => items
                 .iter()
                 .map(|item| item.as_str().map(str::to_owned))

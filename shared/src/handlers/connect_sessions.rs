@@ -57,18 +57,17 @@ impl Serve for ConnectSessions {
                 .get(name, Needs::NOTHING)
                 .map_err(|_| invalid("providers", format!("names an unknown provider '{name}'")))?;
         }
+        let seconds_rule = || format!("must be a number of seconds from 1 to {MAX_SESSION_SECS}");
+        if fields.has("expires_in") && fields.text("expires_in").is_none() {
+            return Err(invalid("expires_in", seconds_rule()));
+        }
         let seconds = match fields.present("expires_in") {
             None => DEFAULT_SESSION_SECS,
             Some(text) => text
                 .parse()
                 .ok()
                 .filter(|seconds| (1..=MAX_SESSION_SECS).contains(seconds))
-                .ok_or_else(|| {
-                    invalid(
-                        "expires_in",
-                        format!("must be a number of seconds from 1 to {MAX_SESSION_SECS}"),
-                    )
-                })?,
+                .ok_or_else(|| invalid("expires_in", seconds_rule()))?,
         };
         let expires_at = clock::now() + seconds as i64;
         let session = Session {
