@@ -67,7 +67,8 @@ async fn syncs() -> Vec<Row> {
         .unwrap();
     let mut rows = vec![row(
         format!(
-            "full sync, HubSpot {CONTACTS} contacts + companies + deals ({items} items, {pages} pages, redb)"
+            "full sync, HubSpot {CONTACTS} contacts + companies + deals ({items} items, {pages} pages, {} answered 429, redb)",
+            portal.throttled()
         ),
         seconds(full),
         format!("{} (pages at 100 per 10 s)", seconds(bound)),
