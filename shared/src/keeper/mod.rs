@@ -210,14 +210,27 @@ impl Keeper {
         })
     }
 
-    /// The provider refused a token this process has just been given: the grant is dead,
-    /// whatever the refresh said. Marked at the version read, so that a newer connection (a
-    /// reconnect, another refresh) is never marked by mistake.
-    pub async fn refused_fresh_tokens(&self, id: &ConnectionId, version: u64) -> Result<()> {
-        self.connections
+    /// The provider refused a token this process has just been given (for `reason`): the grant
+    /// is dead, whatever the refresh said. Marked at the version read, so that a newer connection
+    /// (a reconnect, another refresh) is never marked by mistake; the error to answer with.
+    pub async fn refused_fresh_tokens(
+        &self,
+        provider: &Provider,
+        id: &ConnectionId,
+        version: u64,
+        reason: &str,
+    ) -> Error {
+        if let Err(error) = self
+            .connections
             .mark_needs_reauthorization(id, version, clock::now())
-            .await?;
-        Ok(())
+            .await
+        {
+            return error.into();
+        }
+        Error::NeedsReauthorization {
+            provider: provider.spec.display_name,
+            reason: Some(format!("the provider refused a fresh token ({reason})")),
+        }
     }
 
     /// One refresh grant; the new set keeps the old refresh token when the provider sends none.

@@ -218,11 +218,10 @@ impl Syncer {
                     retried = true;
                 }
                 Err(Error::ProviderUnauthorized { reason, .. }) => {
-                    self.keeper.refused_fresh_tokens(id, fresh.version).await?;
-                    return Err(Error::NeedsReauthorization {
-                        provider: provider.spec.display_name,
-                        reason: Some(format!("the provider refused a fresh token ({reason})")),
-                    });
+                    let keeper = &self.keeper;
+                    return Err(keeper
+                        .refused_fresh_tokens(provider, id, fresh.version, &reason)
+                        .await);
                 }
                 Err(error) => return Err(error),
             }
@@ -292,7 +291,7 @@ impl Syncer {
 
 /// A provider's API for a sync: its requests spread evenly over the provider's documented rate,
 /// so that steps one after the other, wherever they run, stay within it.
-pub fn paced(provider: &Provider) -> Option<RateLimit> {
+fn paced(provider: &Provider) -> Option<RateLimit> {
     provider
         .spec
         .rate_limit

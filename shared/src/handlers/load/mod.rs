@@ -135,13 +135,9 @@ impl Serve for Load {
             .answer(provider, token, paging.as_ref(), &walked, context)
             .await
         {
-            Err(Error::ProviderUnauthorized { reason, .. }) => {
-                keeper.refused_fresh_tokens(&id, fresh.version).await?;
-                Err(Error::NeedsReauthorization {
-                    provider: provider.spec.display_name,
-                    reason: Some(format!("the provider refused a fresh token ({reason})")),
-                })
-            }
+            Err(Error::ProviderUnauthorized { reason, .. }) => Err(keeper
+                .refused_fresh_tokens(provider, &id, fresh.version, &reason)
+                .await),
             other => other,
         }
     }
