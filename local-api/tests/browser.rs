@@ -376,7 +376,7 @@ async fn syncs(browser: &Client) {
     assert!(rows.iter().all(|row| row.mark.is_empty()), "{rows:?}");
 
     // Edits and deletions at the sandbox, through its API, with the kept connection's token.
-    let before = integrations::keeper::rfc3339(integrations::clock::now()).unwrap();
+    let before = integrations::clock::rfc3339(integrations::clock::now()).unwrap();
     click(browser, "sandbox-changes").await;
     text_of(browser, "#message", |text| {
         text == "At the sandbox: edited doc-welcome, doc-handbook, doc-ideas; deleted doc-old-notes, \

@@ -433,7 +433,7 @@ async fn the_demo_connects_through_a_session_under_api_keys() {
     assert!(token.starts_with("cs_"), "{minted}");
     let expires_at = minted["expires_at"].as_str().unwrap();
     let ten_minutes: Vec<String> = (before..=integrations::clock::now())
-        .filter_map(|now| integrations::keeper::rfc3339(now + 600))
+        .filter_map(|now| integrations::clock::rfc3339(now + 600))
         .collect();
     assert!(ten_minutes.iter().any(|at| at == expires_at), "{minted}");
     assert_eq!(minted.as_object().unwrap().len(), 2, "{minted}");

@@ -926,7 +926,7 @@ async fn changes_edit_the_first_documents_and_delete_the_last() {
     let access = token(&connect(&sandbox).await, "access_token");
     let (before, _) = listing(&sandbox, &access, 100).await;
     assert_eq!(ids(&before), FIXED_IDS);
-    let started = integrations::keeper::rfc3339(integrations::clock::now()).unwrap();
+    let started = integrations::clock::rfc3339(integrations::clock::now()).unwrap();
 
     let answer = change(&sandbox, &access, json!({ "edit": 3, "delete": 2 })).await;
     assert_eq!(

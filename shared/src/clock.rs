@@ -1,5 +1,5 @@
-//! The one clock: wall time as the store and the providers count it, and the Lambda deadline
-//! as an [`Instant`] to race against.
+//! The one clock: wall time as the store and the providers count it, as RFC 3339 text, and the
+//! Lambda deadline as an [`Instant`] to race against.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +14,26 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// Unix seconds as `2026-11-28T19:30:00Z`.
+pub fn rfc3339(seconds: i64) -> Option<String> {
+    aws_smithy_types::DateTime::from_secs(seconds)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+}
+
+/// Unix milliseconds as RFC 3339 with milliseconds: `2026-11-28T19:30:00.120Z`.
+pub fn rfc3339_ms(ms: i64) -> Option<String> {
+    let seconds = rfc3339(ms.div_euclid(1000))?;
+    let (date, zone) = seconds.split_at(seconds.len().checked_sub(1)?);
+    Some(format!("{date}.{:03}{zone}", ms.rem_euclid(1000)))
+}
+
+/// An RFC 3339 time (a provider's, a client's) in unix milliseconds.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from_str(text, Format::DateTime).ok()?.to_millis().ok()
 }
 
 /// A Lambda deadline (unix milliseconds, 0 for none) as an instant, `margin` early so that an

@@ -88,7 +88,7 @@ impl Changes {
                 times => format!("{name} (edited {times} times)"),
             }
             .into();
-            item["updated_at"] = json!(integrations::keeper::rfc3339(edit.at));
+            item["updated_at"] = json!(integrations::clock::rfc3339(edit.at));
         }
         item
     }
@@ -277,7 +277,7 @@ fn nth_item(n: usize) -> Value {
         return item(entry);
     }
     let bulk = n - DATASET.len();
-    let at = integrations::keeper::rfc3339(BULK_EPOCH + 60 * bulk as i64);
+    let at = integrations::clock::rfc3339(BULK_EPOCH + 60 * bulk as i64);
     let id = format!("doc-bulk-{bulk}");
     json!({
         "id": id,

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::{Context, Handler, Serve};
 use crate::clock;
+use crate::clock::rfc3339;
 use crate::error::{Error, Result};
-use crate::keeper::rfc3339;
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
 use crate::resources::{Resources, StartupError};

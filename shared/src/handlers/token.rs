@@ -7,8 +7,9 @@ use lambda_http::Request;
 use serde::Serialize;
 
 use super::{Context, Handler, Serve};
+use crate::clock::rfc3339;
 use crate::error::Result;
-use crate::keeper::{self, rfc3339, Keeper};
+use crate::keeper::{self, Keeper};
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
 use crate::resources::{Resources, StartupError};

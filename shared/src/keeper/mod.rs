@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::clock;
+use crate::clock::{self, rfc3339};
 use crate::connections::refresh::{self, Due, Fresh, GrantFailure, RefreshError, RefreshOptions};
 use crate::connections::{
     limit_rule, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, SharedStore,
@@ -69,13 +69,6 @@ impl From<&Connection> for Metadata {
             account: connection.account.clone(),
         }
     }
-}
-
-/// Unix seconds as `2026-11-28T19:30:00Z`.
-pub fn rfc3339(seconds: i64) -> Option<String> {
-    aws_smithy_types::DateTime::from_secs(seconds)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .ok()
 }
 
 impl From<ConnectionStoreError> for Error {

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
-use super::record::rfc3339_ms;
 use super::store::{ItemStore, SharedItems, StoredItem};
+use crate::clock::{parse_rfc3339_ms, rfc3339_ms};
 use crate::connections::ConnectionId;
 use crate::error::{Error, Result};
 use crate::item::Item;
@@ -52,12 +52,6 @@ fn invalid(name: &str, why: &str) -> Error {
     }
 }
 
-/// Unix ms of an RFC 3339 time.
-fn parse_time(text: &str) -> Option<i64> {
-    use aws_smithy_types::date_time::{DateTime, Format};
-    DateTime::from_str(text, Format::DateTime).ok()?.to_millis().ok()
-}
-
 fn encode_cursor(item: &StoredItem) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}:{}", item.synced_at, item.id))
 }
@@ -80,7 +74,7 @@ pub async fn items_page(items: &SharedItems, id: &ConnectionId, query: &ItemsQue
     let after = match (&query.cursor, &query.modified_after) {
         (Some(cursor), _) => Some(decode_cursor(cursor).ok_or_else(|| invalid("cursor", "is malformed"))?),
         (None, Some(time)) => {
-            let time = parse_time(time).ok_or_else(|| {
+            let time = parse_rfc3339_ms(time).ok_or_else(|| {
                 invalid(
                     "modified_after",
                     "must be an RFC 3339 time, such as 2026-12-01T00:00:00Z",

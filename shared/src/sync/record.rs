@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keeper::rfc3339;
+use crate::clock::rfc3339_ms;
 use crate::providers::listing::changes::Delta;
 use crate::providers::listing::Position;
 
@@ -117,11 +117,4 @@ impl From<&SyncRecord> for SyncView {
             error: record.error.clone(),
         }
     }
-}
-
-/// Unix milliseconds as RFC 3339 with milliseconds.
-pub fn rfc3339_ms(ms: i64) -> Option<String> {
-    let seconds = rfc3339(ms.div_euclid(1000))?;
-    let (date, zone) = seconds.split_at(seconds.len().checked_sub(1)?);
-    Some(format!("{date}.{:03}{zone}", ms.rem_euclid(1000)))
 }

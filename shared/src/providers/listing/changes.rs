@@ -182,9 +182,7 @@ async fn search(
 
 /// An item's `last_modified_time` in unix milliseconds.
 pub fn modified_ms(item: &Item) -> Option<i64> {
-    use aws_smithy_types::date_time::{DateTime, Format};
-    let time = DateTime::from_str(item.last_modified_time.as_deref()?, Format::DateTime).ok()?;
-    time.to_millis().ok()
+    crate::clock::parse_rfc3339_ms(item.last_modified_time.as_deref()?)
 }
 
 fn no_times(provider: &Provider) -> Error {
