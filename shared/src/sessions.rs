@@ -34,19 +34,45 @@ pub fn is_token(bearer: &str) -> bool {
     bearer.starts_with(TOKEN_PREFIX)
 }
 
-/// Mints a session: its token (256 bits from the thread's CSPRNG) and the session kept for `ttl`.
-pub async fn mint(store: &SingleUse, session: &Session, ttl: Duration) -> Result<String> {
+/// A minted session's token, shown once, and when it expires.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionMinted {
+    pub token: String,
+    pub expires_at: Option<String>,
+}
+
+/// Mints a session for `user_id` of `org_id` (to `providers`, or any), kept for `ttl`: its
+/// token is 256 bits from the thread's CSPRNG.
+pub async fn mint(
+    store: &SingleUse,
+    org_id: String,
+    user_id: String,
+    providers: Option<Vec<String>>,
+    ttl: Duration,
+) -> Result<SessionMinted> {
+    let expires_at = clock::now() + ttl.as_secs() as i64;
+    let session = Session {
+        org_id,
+        user_id,
+        providers,
+        expires_at,
+    };
     let mut secret = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut secret);
     let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
-    store.put(&session_key(&token), session, ttl).await?;
-    Ok(token)
+    store.put(&session_key(&token), &session, ttl).await?;
+    Ok(SessionMinted {
+        token,
+        expires_at: clock::rfc3339(expires_at),
+    })
 }
 
-/// The live session `token` names, allowed to connect `provider`.
-pub async fn open(store: &SingleUse, token: &str, provider: &str) -> Result<Session> {
+/// The live session `token` names, allowed to connect `provider`, and where it is kept.
+pub async fn open(store: &SingleUse, token: &str, provider: &str) -> Result<(Session, String)> {
+    let key = session_key(token);
     let session: Session = store
-        .get(&session_key(token))
+        .get(&key)
         .await?
         .filter(|session: &Session| session.expires_at > clock::now())
         .ok_or(Error::SessionInvalid)?;
@@ -57,7 +83,7 @@ pub async fn open(store: &SingleUse, token: &str, provider: &str) -> Result<Sess
     {
         return Err(Error::SessionForbidden(format!("does not allow {provider}")));
     }
-    Ok(session)
+    Ok((session, key))
 }
 
 /// Ends the session a completed connect used: `false` when it was already gone (another connect

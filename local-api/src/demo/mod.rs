@@ -6,13 +6,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
-use integrations::clock::rfc3339;
-use integrations::handlers::SessionMinted;
 use integrations::providers::{Needs, Providers};
 use integrations::response::{self, ErrorFormat};
-use integrations::sessions::{self, Session};
+use integrations::sessions::{self, SessionMinted};
 use integrations::single_use::SingleUse;
-use integrations::{clock, Error};
+use integrations::Error;
 use serde_json::json;
 
 /// The one user the demo page connects, in its one org: the ids `index.html` shows.
@@ -94,18 +92,15 @@ async fn mint(
         .filter(|name| !name.is_empty())
         .ok_or(Error::MissingField("provider"))?;
     let provider = providers.get(&name, Needs::NOTHING)?;
-    let expires_at = clock::now() + DEMO_SESSION.as_secs() as i64;
-    let session = Session {
-        org_id: DEMO_ORG.to_owned(),
-        user_id: DEMO_USER.to_owned(),
-        providers: Some(vec![provider.name().to_owned()]),
-        expires_at,
-    };
-    let token = sessions::mint(single_use, &session, DEMO_SESSION).await?;
-    Ok(SessionMinted {
-        token,
-        expires_at: rfc3339(expires_at),
-    })
+    let allowed = Some(vec![provider.name().to_owned()]);
+    sessions::mint(
+        single_use,
+        DEMO_ORG.to_owned(),
+        DEMO_USER.to_owned(),
+        allowed,
+        DEMO_SESSION,
+    )
+    .await
 }
 
 /// Each provider, and whether it can connect someone now or which variables it still needs.

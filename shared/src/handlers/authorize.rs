@@ -15,7 +15,7 @@ use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
 use crate::sessions;
-use crate::single_use::{session_key, state_key, SingleUse};
+use crate::single_use::{state_key, SingleUse};
 
 pub struct Authorize {
     providers: Providers,
@@ -41,7 +41,7 @@ impl Serve for Authorize {
         let (identity, session) = match &context.session {
             None => (Fields::from_request(&request).await?.identity()?, None),
             Some(token) => {
-                let session = sessions::open(&self.single_use, token, provider.name()).await?;
+                let (session, key) = sessions::open(&self.single_use, token, provider.name()).await?;
                 let fields = match request.body().is_empty() {
                     true => None,
                     false => Some(Fields::from_request(&request).await?),
@@ -59,7 +59,7 @@ impl Serve for Authorize {
                     user_id: session.user_id,
                     org_id: session.org_id,
                 };
-                (identity, Some(session_key(token)))
+                (identity, Some(key))
             }
         };
         let authorization = oauth::authorize(provider)?;

@@ -5,27 +5,16 @@ use std::time::Duration;
 
 use http::StatusCode;
 use lambda_http::Request;
-use serde::Serialize;
 
 use super::{Context, Handler, Serve};
-use crate::clock;
-use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 use crate::providers::{Needs, Providers};
 use crate::request::Fields;
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
-use crate::sessions::{self, Session, DEFAULT_SESSION_SECS, MAX_SESSION_SECS};
+use crate::sessions::{self, DEFAULT_SESSION_SECS, MAX_SESSION_SECS};
 use crate::single_use::SingleUse;
-
-/// The session's token, shown once, and when it expires.
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SessionMinted {
-    pub token: String,
-    pub expires_at: Option<String>,
-}
 
 pub struct ConnectSessions {
     providers: Providers,
@@ -69,18 +58,9 @@ impl Serve for ConnectSessions {
                 .filter(|seconds| (1..=MAX_SESSION_SECS).contains(seconds))
                 .ok_or_else(|| invalid("expires_in", seconds_rule()))?,
         };
-        let expires_at = clock::now() + seconds as i64;
-        let session = Session {
-            org_id: identity.org_id,
-            user_id: identity.user_id,
-            providers,
-            expires_at,
-        };
-        let token = sessions::mint(&self.single_use, &session, Duration::from_secs(seconds)).await?;
-        let minted = SessionMinted {
-            token,
-            expires_at: rfc3339(expires_at),
-        };
+        let (org_id, user_id) = (identity.org_id, identity.user_id);
+        let ttl = Duration::from_secs(seconds);
+        let minted = sessions::mint(&self.single_use, org_id, user_id, providers, ttl).await?;
         Ok(json_response(StatusCode::CREATED, &minted))
     }
 }

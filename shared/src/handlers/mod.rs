@@ -19,8 +19,9 @@ use http::Method;
 use lambda_http::{Request, RequestExt};
 use tracing::Instrument;
 
+pub use crate::sessions::SessionMinted;
 pub use authorize::Authorize;
-pub use connect_sessions::{ConnectSessions, SessionMinted};
+pub use connect_sessions::ConnectSessions;
 pub use connection::{Connection, Disconnect, Disconnected};
 pub use connections::{Connections, ConnectionsPage, DEFAULT_LIMIT};
 pub use credentials::Credentials;
