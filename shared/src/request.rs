@@ -43,6 +43,26 @@ pub fn id_schema() -> utoipa::openapi::Object {
         .build()
 }
 
+/// What a bounded number must be: `what` (`a number`) from 1 to `max`.
+pub fn range_rule(what: &str, max: u64) -> String {
+    format!("must be {what} from 1 to {max}")
+}
+
+/// `text` as a whole number from 1 to `max` (a page's `limit`, a lifetime); `None` when absent,
+/// and a 422 naming `name` when it is anything else.
+pub fn bounded(name: &str, text: Option<&str>, what: &str, max: u64) -> Result<Option<u64>> {
+    text.map(|text| {
+        text.parse()
+            .ok()
+            .filter(|number| (1..=max).contains(number))
+            .ok_or_else(|| Error::InvalidField {
+                name: name.into(),
+                why: range_rule(what, max),
+            })
+    })
+    .transpose()
+}
+
 impl Fields {
     /// A body as a browser's form, a `FormData`, or a JSON object sends it.
     pub async fn from_request(request: &Request) -> Result<Self> {

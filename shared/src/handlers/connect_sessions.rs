@@ -9,7 +9,7 @@ use lambda_http::Request;
 use super::{Context, Handler, Serve};
 use crate::error::{Error, Result};
 use crate::providers::{Needs, Providers};
-use crate::request::Fields;
+use crate::request::{bounded, range_rule, Fields};
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
@@ -46,18 +46,18 @@ impl Serve for ConnectSessions {
                 .get(name, Needs::NOTHING)
                 .map_err(|_| invalid("providers", format!("names an unknown provider '{name}'")))?;
         }
-        let seconds_rule = || format!("must be a number of seconds from 1 to {MAX_SESSION_SECS}");
+        let what = "a number of seconds";
+        // Text or a number; anything else (an object, `null`) is no lifetime.
         if fields.has("expires_in") && fields.text("expires_in").is_none() {
-            return Err(invalid("expires_in", seconds_rule()));
+            return Err(invalid("expires_in", range_rule(what, MAX_SESSION_SECS)));
         }
-        let seconds = match fields.present("expires_in") {
-            None => DEFAULT_SESSION_SECS,
-            Some(text) => text
-                .parse()
-                .ok()
-                .filter(|seconds| (1..=MAX_SESSION_SECS).contains(seconds))
-                .ok_or_else(|| invalid("expires_in", seconds_rule()))?,
-        };
+        let seconds = bounded(
+            "expires_in",
+            fields.present("expires_in").as_deref(),
+            what,
+            MAX_SESSION_SECS,
+        )?
+        .unwrap_or(DEFAULT_SESSION_SECS);
         let (org_id, user_id) = (identity.org_id, identity.user_id);
         let ttl = Duration::from_secs(seconds);
         let minted = sessions::mint(&self.single_use, org_id, user_id, providers, ttl).await?;

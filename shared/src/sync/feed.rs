@@ -11,6 +11,7 @@ use crate::clock::{parse_rfc3339_ms, rfc3339_ms};
 use crate::connections::ConnectionId;
 use crate::error::{Error, Result};
 use crate::item::Item;
+use crate::request::bounded;
 
 pub const DEFAULT_ITEMS_LIMIT: usize = 100;
 pub const MAX_ITEMS_LIMIT: usize = 1000;
@@ -63,14 +64,13 @@ fn decode_cursor(cursor: &str) -> Option<(i64, String)> {
 }
 
 pub async fn items_page(items: &SharedItems, id: &ConnectionId, query: &ItemsQuery) -> Result<ItemsPage> {
-    let limit = match &query.limit {
-        None => DEFAULT_ITEMS_LIMIT,
-        Some(limit) => limit
-            .parse()
-            .ok()
-            .filter(|limit| (1..=MAX_ITEMS_LIMIT).contains(limit))
-            .ok_or_else(|| invalid("limit", &format!("must be a number from 1 to {MAX_ITEMS_LIMIT}")))?,
-    };
+    let limit = bounded(
+        "limit",
+        query.limit.as_deref(),
+        "a number",
+        MAX_ITEMS_LIMIT as u64,
+    )?
+    .map_or(DEFAULT_ITEMS_LIMIT, |limit| limit as usize);
     let after = match (&query.cursor, &query.modified_after) {
         (Some(cursor), _) => Some(decode_cursor(cursor).ok_or_else(|| invalid("cursor", "is malformed"))?),
         (None, Some(time)) => {

@@ -16,7 +16,7 @@ use crate::item::Item;
 use crate::keeper::{self, Keeper};
 use crate::providers::listing::{self, Budget, Position, Walk};
 use crate::providers::{Needs, Provider, Providers};
-use crate::request::Fields;
+use crate::request::{bounded, Fields};
 use crate::resources::{Resources, StartupError};
 use crate::response::{json_response, Response};
 use crate::routes::Function;
@@ -73,17 +73,16 @@ impl Paging {
     /// `None` for an unpaged load: neither `limit` nor `cursor` sent.
     fn of(fields: &Fields) -> Result<Option<Paging>> {
         let cursor = fields.present("cursor");
-        let limit = match fields.present("limit") {
+        let limit = bounded(
+            "limit",
+            fields.present("limit").as_deref(),
+            "a number",
+            MAX_LOAD_LIMIT as u64,
+        )?;
+        let limit = match limit {
             None if cursor.is_none() => return Ok(None),
             None => DEFAULT_LOAD_LIMIT,
-            Some(limit) => limit
-                .parse()
-                .ok()
-                .filter(|limit| (1..=MAX_LOAD_LIMIT).contains(limit))
-                .ok_or_else(|| Error::InvalidField {
-                    name: "limit".into(),
-                    why: format!("must be a number from 1 to {MAX_LOAD_LIMIT}"),
-                })?,
+            Some(limit) => limit as usize,
         };
         Ok(Some(Paging { limit, cursor }))
     }
