@@ -32,6 +32,8 @@ pub enum StartupError {
     MissingConnectionsTable,
     #[error("the connections store cannot open: {0}")]
     Connections(String),
+    #[error("the items store cannot open: {0}")]
+    Items(String),
     #[error(
         "ITEMS_TABLE and SYNC_QUEUE_URL are not set: this function syncs items through DynamoDB and SQS"
     )]
@@ -175,10 +177,7 @@ impl Resources {
 
     #[cfg(feature = "embedded")]
     fn embedded_store(&self) -> Result<SharedStore, StartupError> {
-        let dir = &self.config.data_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StartupError::Connections(format!("{}: {e}", dir.display())))?;
-        let path = dir.join("connections.redb");
+        let path = self.data_file("connections.redb")?;
         tracing::info!(
             "CONNECTIONS_TABLE is not set: keeping connections in {}",
             path.display()
@@ -215,12 +214,18 @@ impl Resources {
 
     #[cfg(feature = "embedded")]
     fn embedded_items(&self) -> Result<SharedItems, StartupError> {
-        let path = self.config.data_dir.join("items.redb");
-        std::fs::create_dir_all(&self.config.data_dir)
-            .map_err(|e| StartupError::Connections(format!("{}: {e}", self.config.data_dir.display())))?;
-        crate::sync::embedded::EmbeddedItems::open(&path)
+        crate::sync::embedded::EmbeddedItems::open(self.data_file("items.redb")?)
             .map(sync::shared)
-            .map_err(|e| StartupError::Connections(e.to_string()))
+            .map_err(|e| StartupError::Items(e.to_string()))
+    }
+
+    /// A file of `local-api`'s under `DATA_DIR`, which is made if missing.
+    #[cfg(feature = "embedded")]
+    fn data_file(&self, name: &str) -> Result<std::path::PathBuf, StartupError> {
+        let dir = &self.config.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StartupError::Connections(format!("{}: {e}", dir.display())))?;
+        Ok(dir.join(name))
     }
 
     #[cfg(not(feature = "embedded"))]
