@@ -102,7 +102,7 @@ impl Syncer {
                 status: SyncState::Running,
                 // Past any run of a connection that was deleted and made again under this key,
                 // whose items a step in flight may still have written.
-                run: (record.run + 1).max(clock::now_ms() as u64),
+                run: (record.run + 1).max(now as u64),
                 account: account.clone(),
                 full,
                 started_at: Some(now),
@@ -127,10 +127,9 @@ impl Syncer {
                 updated_at: now,
                 ..record
             };
-            if !self.items.put_sync_record(&key, &record, expected).await? {
+            if !self.write(&key, &mut record, expected).await? {
                 continue;
             }
-            record.version = expected.map_or(1, |version| version + 1);
             if let Err(error) = self
                 .queue
                 .send(&StepMessage::new(id, record.run, 0), Duration::ZERO)
@@ -213,10 +212,9 @@ impl Syncer {
         record.writing_since = Some(at);
         record.clock = at;
         record.updated_at = now;
-        if !self.items.put_sync_record(&key, &record, Some(claimed)).await? {
+        if !self.write(&key, &mut record, Some(claimed)).await? {
             return Ok(Outcome::Stale);
         }
-        record.version = claimed + 1;
         let writer = Writer {
             run: record.run,
             step: record.step,
@@ -226,6 +224,16 @@ impl Syncer {
         let deadline = deadline.map_or(budget, |deadline| deadline.min(budget));
         let worked = self.work(&id, &record, writer, deadline).await;
         self.commit(&id, record, worked).await
+    }
+
+    /// Writes `record` if the stored one is still at `expected`, and gives it the version the
+    /// store wrote it at.
+    async fn write(&self, key: &str, record: &mut SyncRecord, expected: Option<u64>) -> Result<bool> {
+        let written = self.items.put_sync_record(key, record, expected).await?;
+        if written {
+            record.version = expected.map_or(1, |version| version + 1);
+        }
+        Ok(written)
     }
 
     /// A lease outlives any step: its reads, its last page's writes, and the clocks'
