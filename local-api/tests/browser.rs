@@ -18,7 +18,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use support::{fakes, free_port, vars};
-use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -721,49 +721,8 @@ async fn notion_fakes(fake: &MockServer, base: &str) {
         .expect(1)
         .mount(fake)
         .await;
-    notion_search(fake).await;
-}
-
-/// Notion's search over two pages, as `fakes::notion_search` has it but called any number of
-/// times: the finder syncs a new connection within seconds, so the sync may read it as well as Load.
-async fn notion_search(fake: &MockServer) {
-    let bearer = format!("Bearer {NOTION_TOKEN}");
-    let tasks = "d9824bdc-8445-4327-be8b-5b47500af6ce";
-    let post = "59833787-2cf9-4fdf-8782-e53db20768a5";
-    Mock::given(method("POST"))
-        .and(path("/v1/search"))
-        .and(header("authorization", bearer.as_str()))
-        .and(|request: &Request| {
-            serde_json::from_slice::<Value>(&request.body)
-                .is_ok_and(|body| body.get("start_cursor").is_none())
-        })
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list",
-            "results": [
-                fakes::notion_database(tasks, "Tasks"),
-                fakes::notion_page(post, "Write the launch post",
-                    json!({ "type": "database_id", "database_id": tasks })),
-            ],
-            "next_cursor": post,
-            "has_more": true,
-        })))
-        .mount(fake)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/search"))
-        .and(header("authorization", bearer.as_str()))
-        .and(body_partial_json(json!({ "start_cursor": post })))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "object": "list",
-            "results": [
-                fakes::notion_page("7c4ed6a0-2d1d-4b8f-9a5e-1f2b3c4d5e6f", "Notes",
-                    json!({ "type": "page_id", "page_id": post })),
-            ],
-            "next_cursor": null,
-            "has_more": false,
-        })))
-        .mount(fake)
-        .await;
+    // The finder syncs a new connection within seconds: the sync may read it as well as Load.
+    fakes::notion_search_repeatable(fake, NOTION_TOKEN).await;
 }
 
 /// chromedriver on a free port, with a fresh profile directory; both go when it is dropped.

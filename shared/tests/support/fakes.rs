@@ -212,9 +212,19 @@ pub fn notion_database(id: &str, title: &str) -> Value {
 }
 
 /// Notion's `/v1/search`, in two pages: a database and a page in it, then a page under that page.
+/// Each page is expected once.
 pub async fn notion_search(server: &MockServer, access_token: &str) {
+    mount_notion_search(server, access_token, Some(1)).await;
+}
+
+/// [`notion_search`], answered however often it is asked (a sync may read it besides a load).
+pub async fn notion_search_repeatable(server: &MockServer, access_token: &str) {
+    mount_notion_search(server, access_token, None).await;
+}
+
+async fn mount_notion_search(server: &MockServer, access_token: &str, times: Option<u64>) {
     let bearer = format!("Bearer {access_token}");
-    Mock::given(method("POST"))
+    let mock = Mock::given(method("POST"))
         .and(path("/v1/search"))
         .and(header("authorization", bearer.as_str()))
         .and(header("notion-version", "2022-06-28"))
@@ -233,11 +243,9 @@ pub async fn notion_search(server: &MockServer, access_token: &str) {
             "has_more": true,
             "type": "page_or_database",
             "page_or_database": {}
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
+        })));
+    mount_expecting(mock, server, times).await;
+    let mock = Mock::given(method("POST"))
         .and(path("/v1/search"))
         .and(header("authorization", bearer.as_str()))
         .and(body_partial_json(
@@ -253,10 +261,16 @@ pub async fn notion_search(server: &MockServer, access_token: &str) {
             "has_more": false,
             "type": "page_or_database",
             "page_or_database": {}
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
+        })));
+    mount_expecting(mock, server, times).await;
+}
+
+/// Mounts `mock`, expected `times` times if given.
+async fn mount_expecting(mock: Mock, server: &MockServer, times: Option<u64>) {
+    match times {
+        Some(times) => mock.expect(times).mount(server).await,
+        None => mock.mount(server).await,
+    }
 }
 
 pub fn hubspot_object(id: &str, properties: Value) -> Value {
