@@ -11,10 +11,10 @@ use crate::crypto::{KeyError, Sealer};
 use crate::error::StoreError;
 use crate::keeper::Keeper;
 use crate::single_use::{MemoryBackend, RedisBackend, SingleUse};
-use crate::sync::dynamo::DynamoItems;
 use crate::sync::queue::LocalReceiver;
-use crate::sync::sqs::SqsQueue;
-use crate::sync::{self, LocalQueue, SharedItems, SharedQueue, Syncer};
+use crate::sync::{SharedItems, SharedQueue, Syncer};
+
+mod syncs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -187,38 +187,6 @@ impl Resources {
             .map_err(|e| StartupError::Connections(e.to_string()))
     }
 
-    #[cfg(not(feature = "embedded"))]
-    fn embedded_store(&self) -> Result<SharedStore, StartupError> {
-        Err(StartupError::MissingConnectionsTable)
-    }
-
-    /// Where synced items are kept: DynamoDB with `ITEMS_TABLE`; locally, a redb file under
-    /// `DATA_DIR`; on Lambda without a table, nowhere.
-    pub async fn items(&self) -> Result<Option<SharedItems>, StartupError> {
-        self.items
-            .get_or_try_init(|| async {
-                let days = self.config.sync.tombstone_days;
-                match (&self.config.items_table, self.mode) {
-                    (Some(table), _) => Ok(Some(sync::shared(DynamoItems::from_env(
-                        table,
-                        days,
-                        self.http()?,
-                    )))),
-                    (None, Mode::Lambda) => Ok(None),
-                    (None, Mode::Local) => self.embedded_items().map(Some),
-                }
-            })
-            .await
-            .cloned()
-    }
-
-    #[cfg(feature = "embedded")]
-    fn embedded_items(&self) -> Result<SharedItems, StartupError> {
-        crate::sync::embedded::EmbeddedItems::open(self.data_file("items.redb")?)
-            .map(sync::shared)
-            .map_err(|e| StartupError::Items(e.to_string()))
-    }
-
     /// A file of `local-api`'s under `DATA_DIR`, which is made if missing.
     #[cfg(feature = "embedded")]
     fn data_file(&self, name: &str) -> Result<std::path::PathBuf, StartupError> {
@@ -229,61 +197,8 @@ impl Resources {
     }
 
     #[cfg(not(feature = "embedded"))]
-    fn embedded_items(&self) -> Result<SharedItems, StartupError> {
-        Err(StartupError::MissingSync)
-    }
-
-    /// The queue of sync steps: SQS with `SYNC_QUEUE_URL`; locally, the process's own.
-    fn queue(&self) -> Result<Option<SharedQueue>, StartupError> {
-        if let Some(queue) = self.queue.get() {
-            return Ok(queue.clone());
-        }
-        let queue = match (&self.config.sync_queue_url, self.mode) {
-            (Some(url), _) => Some(sync::DynQueue::new_arc(SqsQueue::from_env(url, self.http()?))),
-            (None, Mode::Lambda) => None,
-            (None, Mode::Local) => {
-                let (queue, receiver) = LocalQueue::channel();
-                *self
-                    .local_sync
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(receiver);
-                Some(queue)
-            }
-        };
-        Ok(self.queue.get_or_init(|| queue).clone())
-    }
-
-    /// What starts and runs syncs, when this process has an items store and a queue.
-    pub async fn syncer(&self) -> Result<Option<Arc<Syncer>>, StartupError> {
-        self.syncer
-            .get_or_try_init(|| async {
-                let (Some(keeper), Some(items), Some(queue)) =
-                    (self.keeper().await?, self.items().await?, self.queue()?)
-                else {
-                    return Ok(None);
-                };
-                let config = &self.config;
-                let syncer = Syncer::new(
-                    keeper,
-                    items,
-                    queue,
-                    config.providers.clone(),
-                    self.http()?,
-                    config.sync.clone(),
-                );
-                Ok(Some(Arc::new(syncer)))
-            })
-            .await
-            .cloned()
-    }
-
-    /// Locally, the steps queued so far and from now on, for the process to run
-    /// ([`crate::sync::local::run`]); taken once.
-    pub fn take_local_sync(&self) -> Option<LocalReceiver> {
-        self.local_sync
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
+    fn embedded_store(&self) -> Result<SharedStore, StartupError> {
+        Err(StartupError::MissingConnectionsTable)
     }
 
     /// The sealer for values at rest; one per process, so a throwaway key is the same for all.
