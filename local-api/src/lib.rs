@@ -51,6 +51,10 @@ impl Server {
         if let (Some(syncer), Some(steps)) = (resources.syncer().await?, resources.take_local_sync()) {
             tokio::spawn(integrations::sync::local::run(syncer, steps, Default::default()));
         }
+        // Webhooks too, from the embedded store's writes and the syncer's ends.
+        if let Some(webhooks) = resources.take_local_webhooks().await? {
+            tokio::spawn(integrations::webhooks::local::run(webhooks));
+        }
         Ok(Arc::new(Server {
             app,
             router: Router::default(),

@@ -40,6 +40,24 @@ pub struct Config {
     pub items_table: Option<String>,
     pub sync_queue_url: Option<String>,
     pub sync: SyncSettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// Where events go and how deliveries are retried ([`crate::webhooks`]).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_URL`: without it (or without secrets), no event is sent.
+    pub url: Option<String>,
+    /// `WEBHOOK_SECRETS`: `whsec_…` secrets; the first is the newest, all of them sign.
+    pub secrets: Vec<String>,
+    /// `WEBHOOK_QUEUE_URL`: deployed, where events are queued for the `webhooks` function.
+    pub queue_url: Option<String>,
+    /// `WEBHOOK_DLQ_URL`: where a delivery that ran out of tries is kept.
+    pub dead_letter_url: Option<String>,
+    /// `WEBHOOK_RETRY_BASE_MS`: the first wait after a failed try; the schedule's unit.
+    pub retry_base: Duration,
+    /// `WEBHOOK_TIMEOUT_MS`: how long one try waits for the receiver's answer.
+    pub timeout: Duration,
 }
 
 /// How syncs run.
@@ -104,6 +122,14 @@ impl Config {
                 step_pages: number("SYNC_STEP_PAGES", 20).max(1) as usize,
                 step_time: seconds("SYNC_STEP_SECS", 60),
                 retry_base: seconds("SYNC_RETRY_SECS", 30),
+            },
+            webhooks: WebhookSettings {
+                url: var("WEBHOOK_URL"),
+                secrets: list("WEBHOOK_SECRETS"),
+                queue_url: var("WEBHOOK_QUEUE_URL"),
+                dead_letter_url: var("WEBHOOK_DLQ_URL"),
+                retry_base: Duration::from_millis(number("WEBHOOK_RETRY_BASE_MS", 5000).max(1)),
+                timeout: Duration::from_millis(number("WEBHOOK_TIMEOUT_MS", 10_000).max(1)),
             },
         }
     }

@@ -94,6 +94,19 @@ pub async fn run_sync() -> Result<(), Error> {
     .await
 }
 
+/// The `webhooks` function's entry point: deliveries from its SQS queue, and the connections
+/// table's stream queued as events.
+pub async fn run_webhooks() -> Result<(), Error> {
+    crate::logging::init_lambda();
+    let resources = Resources::new(Config::from_env(), Mode::Lambda);
+    let function = started(resources.webhooks_function()).await?;
+    let function = &function;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<_, Error>(crate::webhooks::handle(function, event.payload).await)
+    }))
+    .await
+}
+
 /// What a function needs, or why it cannot start: logged, and reported through the Runtime
 /// API's `/init/error` so that Lambda shows the reason instead of a timeout.
 async fn started<T>(built: Result<T, StartupError>) -> Result<T, Error> {

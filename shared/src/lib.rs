@@ -29,6 +29,7 @@ pub mod single_use;
 pub mod sync;
 pub mod tokens;
 pub mod upstream;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::Config;

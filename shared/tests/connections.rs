@@ -18,7 +18,7 @@ use integrations::connections::refresh::{
 };
 use integrations::connections::{
     self, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, DynamoStore,
-    EmbeddedStore, LeaseOutcome, SharedStore, Status,
+    EmbeddedStore, LeaseOutcome, Reauthorization, SharedStore, Status,
 };
 use integrations::crypto::Sealer;
 use integrations::keeper::Keeper;
@@ -323,7 +323,11 @@ async fn reconnect_revives_a_connection(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(outcome, LeaseOutcome::Acquired);
-    assert!(f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap());
+    assert!(f
+        .store
+        .mark_needs_reauthorization(&id, 1, Reauthorization::RefreshRefused, now())
+        .await
+        .unwrap());
     let got = f.store.get(&id).await.unwrap().unwrap();
     assert_eq!(
         (got.status, got.lease_owner),
@@ -456,11 +460,14 @@ async fn malformed_cursors_and_limits_are_errors(f: Fixture) {
 async fn delete_removes_the_connection(f: Fixture) {
     let id = id("airtable", "org", "user");
     save(&f.store, &id, "at", Some(now() + 10)).await;
-    assert!(!f.store.delete(&id, 2).await.unwrap(), "not at the version read");
+    assert!(
+        !f.store.delete(&id, 2, "revoked").await.unwrap(),
+        "not at the version read"
+    );
     assert!(f.store.get(&id).await.unwrap().is_some());
-    assert!(f.store.delete(&id, 1).await.unwrap());
+    assert!(f.store.delete(&id, 1, "revoked").await.unwrap());
     assert!(f.store.get(&id).await.unwrap().is_none());
-    assert!(!f.store.delete(&id, 1).await.unwrap());
+    assert!(!f.store.delete(&id, 1, "revoked").await.unwrap());
     let (page, _) = f.store.list("org", None, None, 10, None).await.unwrap();
     assert!(page.is_empty());
     let (due, _) = f.store.due(now() + 100, 10, None).await.unwrap();
@@ -484,7 +491,11 @@ async fn due_lists_active_expiring_connections(f: Fixture) {
         .acquire_lease(&dead, 1, "me", 1000, now_ms())
         .await
         .unwrap();
-    assert!(f.store.mark_needs_reauthorization(&dead, 1, t).await.unwrap());
+    assert!(f
+        .store
+        .mark_needs_reauthorization(&dead, 1, Reauthorization::RefreshRefused, t)
+        .await
+        .unwrap());
 
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -654,7 +665,7 @@ async fn an_expired_lease_is_taken_over(f: Fixture) {
         }
     );
     assert!(
-        !f.store.release_lease(&id, "old").await.unwrap(),
+        !f.store.release_lease(&id, "old", false).await.unwrap(),
         "no longer its lease"
     );
     // The old holder outlived its lease but commits first: its pair is the newest there is.
@@ -669,7 +680,11 @@ async fn an_expired_lease_is_taken_over(f: Fixture) {
         .commit_refresh(&id, 1, &tokens("new", Some(now() + 3600)), now())
         .await
         .unwrap());
-    assert!(!f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap());
+    assert!(!f
+        .store
+        .mark_needs_reauthorization(&id, 1, Reauthorization::RefreshRefused, now())
+        .await
+        .unwrap());
     let got = f.store.get(&id).await.unwrap().unwrap();
     assert_eq!(access(got.tokens), "old");
     assert_eq!(
@@ -689,9 +704,16 @@ async fn an_expired_lease_is_taken_over(f: Fixture) {
 async fn a_late_commit_revives_a_marked_connection(f: Fixture) {
     let id = id("airtable", "org", "user");
     save(&f.store, &id, "at", Some(now() - 1)).await;
-    assert!(f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap());
+    assert!(f
+        .store
+        .mark_needs_reauthorization(&id, 1, Reauthorization::RefreshRefused, now())
+        .await
+        .unwrap());
     assert!(
-        !f.store.mark_needs_reauthorization(&id, 1, now()).await.unwrap(),
+        !f.store
+            .mark_needs_reauthorization(&id, 1, Reauthorization::RefreshRefused, now())
+            .await
+            .unwrap(),
         "already marked"
     );
     let (due, _) = f.store.due(now() + 3600, 10, None).await.unwrap();

@@ -21,7 +21,7 @@ use wiremock::MockServer;
 
 const FUNCTIONS: [&str; 4] = ["authorize", "oauth2callback", "credentials", "load"];
 /// Every function binary, built once for all the tests here.
-const BINARIES: [&str; 14] = [
+const BINARIES: [&str; 15] = [
     "authorize",
     "oauth2callback",
     "credentials",
@@ -36,6 +36,7 @@ const BINARIES: [&str; 14] = [
     "items",
     "sync",
     "connectsessions",
+    "webhooks",
 ];
 
 /// Builds the function binaries with the profile these tests were built with, once per run.

@@ -110,11 +110,11 @@ fn every_route_is_deployed_and_every_deployed_route_is_in_the_route_table() {
         deployed, routed,
         "template.yaml's HttpApi events (left) and routes::ROUTES (right) differ"
     );
-    // Every routed function, the scheduled refresher and the sync worker (they have no route).
+    // Every routed function, the scheduled refresher and the workers (they have no route).
     let all: BTreeSet<String> = Function::ALL
         .iter()
         .map(|f| f.name().to_owned())
-        .chain(["refresher".to_owned(), "sync".to_owned()])
+        .chain(["refresher", "sync", "webhooks"].map(str::to_owned))
         .collect();
     assert_eq!(
         binaries, all,
@@ -171,12 +171,22 @@ fn expected_environment() -> BTreeMap<&'static str, BTreeSet<String>> {
                 &[
                     "ITEMS_TABLE",
                     "SYNC_QUEUE_URL",
+                    "WEBHOOK_QUEUE_URL",
                     "SYNC_INTERVAL_SECS",
                     "SYNC_FULL_EVERY",
                     "ITEM_TOMBSTONE_DAYS",
                 ],
             ]
             .concat(),
+        ),
+        (
+            "webhooks",
+            vec![
+                "WEBHOOK_URL",
+                "WEBHOOK_SECRETS",
+                "WEBHOOK_QUEUE_URL",
+                "WEBHOOK_DLQ_URL",
+            ],
         ),
     ]);
     // The providers' AUTH_URL, TOKEN_URL and API_URL are not deployed: the code's defaults are
@@ -249,7 +259,7 @@ fn only_the_browser_facing_callback_goes_without_api_keys_and_load_needs_no_redi
     for (binary, variables) in &deployed {
         let Some(function) = Function::from_name(binary) else {
             assert!(
-                ["refresher", "sync"].contains(&binary.as_str()),
+                ["refresher", "sync", "webhooks"].contains(&binary.as_str()),
                 "an unknown function"
             );
             assert!(!variables.contains("API_KEYS"), "{binary} has no caller to check");
@@ -287,6 +297,7 @@ fn worker_needs(function: &str) -> integrations::providers::Needs {
     match (Function::from_name(function), function) {
         (Some(function), _) => function.needs(),
         (None, "sync") => integrations::sync::NEEDS,
+        (None, "webhooks") => integrations::providers::Needs::NOTHING,
         _ => integrations::refresher::NEEDS,
     }
 }

@@ -68,6 +68,33 @@ pub struct Connection {
     pub current_key: bool,
     pub lease_owner: Option<String>,
     pub lease_expires_at_ms: Option<i64>,
+    /// Consents saved for it: a reconnect counts one, a refresh none.
+    pub consents: u64,
+    /// Refreshes failed for now (the provider out of reach, the client refused) since the last
+    /// one that worked or the last consent.
+    pub refresh_failures: u32,
+    /// Why a new consent is needed, while it is ([`Reauthorization`]'s names).
+    pub reauthorization: Option<String>,
+    /// What became of the grant, on a deleted connection's last image (`Revocation`'s names).
+    pub revocation: Option<String>,
+}
+
+/// Why a connection needs a new consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reauthorization {
+    /// The provider refused the refresh token.
+    RefreshRefused,
+    /// The provider refused an access token it had just issued.
+    TokenRefused,
+}
+
+impl Reauthorization {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reauthorization::RefreshRefused => "refresh_token_refused",
+            Reauthorization::TokenRefused => "access_token_refused",
+        }
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -86,6 +113,10 @@ impl std::fmt::Debug for Connection {
             .field("current_key", &self.current_key)
             .field("lease_owner", &self.lease_owner)
             .field("lease_expires_at_ms", &self.lease_expires_at_ms)
+            .field("consents", &self.consents)
+            .field("refresh_failures", &self.refresh_failures)
+            .field("reauthorization", &self.reauthorization)
+            .field("revocation", &self.revocation)
             .finish()
     }
 }

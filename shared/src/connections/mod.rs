@@ -17,7 +17,7 @@ pub mod refresh;
 pub mod sdk_http;
 mod store;
 
-pub use connection::{Account, Connection, DueConnection, LeaseOutcome, Status};
+pub use connection::{Account, Connection, DueConnection, LeaseOutcome, Reauthorization, Status};
 pub use id::ConnectionId;
 use id::{due_shard, org_sort, provider_prefix};
 use record::Record;
@@ -26,6 +26,14 @@ pub use store::{shared, ConnectionStore, DynConnectionStore, Page, SharedStore};
 pub use dynamo::DynamoStore;
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedStore;
+
+/// One write of a connection, as DynamoDB Streams reports it with `NEW_AND_OLD_IMAGES`: what it
+/// was and what it became (`None`: absent), tokens never opened. What webhooks derive events from.
+#[derive(Debug, Clone)]
+pub struct ConnectionChange {
+    pub old: Option<Connection>,
+    pub new: Option<Connection>,
+}
 
 /// Largest page [`ConnectionStore::list`] and [`ConnectionStore::due`] return.
 pub const MAX_PAGE: usize = 100;

@@ -30,6 +30,14 @@ pub(super) struct Record {
     pub(super) version: u64,
     pub(super) lease_owner: Option<String>,
     pub(super) lease_expires_at_ms: Option<i64>,
+    #[serde(default)]
+    pub(super) consents: u64,
+    #[serde(default)]
+    pub(super) refresh_failures: u32,
+    #[serde(default)]
+    pub(super) reauthorization: Option<String>,
+    #[serde(default)]
+    pub(super) revocation: Option<String>,
 }
 
 impl Record {
@@ -76,6 +84,14 @@ impl Record {
         Ok(self.into_connection(id, tokens, current_key))
     }
 
+    /// The connection without its tokens, for readers that never hand them out (the webhooks
+    /// function reads the stream's images, and holds no key).
+    pub(super) fn unopened(self, key: &str) -> Result<Connection, ConnectionStoreError> {
+        let id = ConnectionId::from_key(key)
+            .ok_or_else(|| ConnectionStoreError::Corrupt("a connection's key is malformed".into()))?;
+        Ok(self.into_connection(id, None, false))
+    }
+
     fn into_connection(self, id: ConnectionId, tokens: Option<TokenSet>, current_key: bool) -> Connection {
         Connection {
             id,
@@ -91,6 +107,10 @@ impl Record {
             current_key,
             lease_owner: self.lease_owner,
             lease_expires_at_ms: self.lease_expires_at_ms,
+            consents: self.consents,
+            refresh_failures: self.refresh_failures,
+            reauthorization: self.reauthorization,
+            revocation: self.revocation,
         }
     }
 }

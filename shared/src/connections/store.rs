@@ -8,7 +8,9 @@ use std::sync::Arc;
 use super::cursor::{
     check_limit, due_cursor, due_start, list_cursor, list_start, old_keys_cursor, old_keys_start, page,
 };
-use super::{Account, Connection, ConnectionId, ConnectionStoreError, DueConnection, LeaseOutcome};
+use super::{
+    Account, Connection, ConnectionId, ConnectionStoreError, DueConnection, LeaseOutcome, Reauthorization,
+};
 use crate::ids;
 use crate::tokens::TokenSet;
 
@@ -71,14 +73,18 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         id: &ConnectionId,
         version: u64,
+        reason: Reauthorization,
         now: i64,
     ) -> impl Future<Output = Result<bool, ConnectionStoreError>> + Send;
 
-    /// Gives the lease back after a transient failure; the connection is otherwise unchanged.
+    /// Gives the lease back; the connection is otherwise unchanged, but for its count of
+    /// consecutive failed refreshes when the refresh `failed` (the source of the webhooks'
+    /// `connection.refresh_failed`).
     fn release_lease(
         &self,
         id: &ConnectionId,
         owner: &str,
+        failed: bool,
     ) -> impl Future<Output = Result<bool, ConnectionStoreError>> + Send;
 
     /// Seals the tokens again under the current key if the connection is still at `version`.
@@ -91,11 +97,13 @@ pub trait ConnectionStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, ConnectionStoreError>> + Send;
 
     /// Deletes the connection if it is still at `version`: `false` when it is gone or a newer
-    /// version (a reconnect) exists.
+    /// version (a reconnect) exists. Its last image (the stream's, the watcher's) records what
+    /// became of the grant: `revocation`.
     fn delete(
         &self,
         id: &ConnectionId,
         version: u64,
+        revocation: &str,
     ) -> impl Future<Output = Result<bool, ConnectionStoreError>> + Send;
 
     /// Whether old keys are configured, so that [`ConnectionStore::under_old_keys`] has work.

@@ -31,6 +31,16 @@ pub enum Revocation {
     Failed,
 }
 
+impl Revocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Revocation::Revoked => "revoked",
+            Revocation::Unsupported => "unsupported",
+            Revocation::Failed => "failed",
+        }
+    }
+}
+
 impl Keeper {
     /// Revokes at the provider where it documents how, then deletes the connection at the
     /// version revoked. Holds the refresh lease meanwhile, so no refresh rotates the token being
@@ -54,7 +64,11 @@ impl Keeper {
                     Revocation::Failed
                 }
             };
-            if self.connections.delete(id, connection.version).await? {
+            if self
+                .connections
+                .delete(id, connection.version, revocation.as_str())
+                .await?
+            {
                 return Ok(revocation);
             }
         }

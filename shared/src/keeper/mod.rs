@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::clock::{self, rfc3339};
 use crate::connections::refresh::{self, Due, Fresh, GrantFailure, RefreshError, RefreshOptions};
 use crate::connections::{
-    limit_rule, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, SharedStore,
-    Status, CURSOR_RULE,
+    limit_rule, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError, Reauthorization,
+    SharedStore, Status, CURSOR_RULE,
 };
 use crate::error::{Error, Result};
 use crate::oauth::{self, Grant};
@@ -215,7 +215,7 @@ impl Keeper {
     ) -> Error {
         if let Err(error) = self
             .connections
-            .mark_needs_reauthorization(id, version, clock::now())
+            .mark_needs_reauthorization(id, version, Reauthorization::TokenRefused, clock::now())
             .await
         {
             return error.into();

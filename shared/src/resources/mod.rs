@@ -15,6 +15,7 @@ use crate::sync::queue::LocalReceiver;
 use crate::sync::{SharedItems, SharedQueue, Syncer};
 
 mod syncs;
+mod webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -38,6 +39,10 @@ pub enum StartupError {
         "ITEMS_TABLE and SYNC_QUEUE_URL are not set: this function syncs items through DynamoDB and SQS"
     )]
     MissingSync,
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::SettingsError),
+    #[error("WEBHOOK_QUEUE_URL is not set: this function delivers the webhooks queue's events")]
+    MissingWebhookQueue,
 }
 
 /// Where the process runs decides what a missing setting means.
@@ -61,6 +66,9 @@ pub struct Resources {
     syncer: OnceCell<Option<Arc<Syncer>>>,
     /// Locally, the steps the syncer queues, for `local-api` to run ([`Resources::take_local_sync`]).
     local_sync: std::sync::Mutex<Option<LocalReceiver>>,
+    webhook_endpoint: OnceLock<Option<Arc<crate::webhooks::Endpoint>>>,
+    outbox: OnceLock<Option<crate::webhooks::SharedOutbox>>,
+    local_webhooks: std::sync::Mutex<webhooks::LocalSources>,
 }
 
 impl Resources {
@@ -79,6 +87,9 @@ impl Resources {
             queue: OnceLock::new(),
             syncer: OnceCell::new(),
             local_sync: std::sync::Mutex::new(None),
+            webhook_endpoint: OnceLock::new(),
+            outbox: OnceLock::new(),
+            local_webhooks: std::sync::Mutex::new((None, None)),
         }
     }
 
@@ -182,9 +193,12 @@ impl Resources {
             "CONNECTIONS_TABLE is not set: keeping connections in {}",
             path.display()
         );
-        crate::connections::EmbeddedStore::open(&path, self.sealer()?)
-            .map(connections::shared)
-            .map_err(|e| StartupError::Connections(e.to_string()))
+        let store = crate::connections::EmbeddedStore::open(&path, self.sealer()?)
+            .map_err(|e| StartupError::Connections(e.to_string()))?;
+        Ok(connections::shared(match self.store_watcher()? {
+            Some(watcher) => store.watched(watcher),
+            None => store,
+        }))
     }
 
     /// A file of `local-api`'s under `DATA_DIR`, which is made if missing.

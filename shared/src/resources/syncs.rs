@@ -74,7 +74,8 @@ impl Resources {
                     config.providers.clone(),
                     self.http()?,
                     config.sync.clone(),
-                );
+                )
+                .telling(self.outbox()?);
                 Ok(Some(Arc::new(syncer)))
             })
             .await

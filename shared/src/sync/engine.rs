@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::keeper::Keeper;
 use crate::providers::listing::{changes, Position};
 use crate::providers::{Needs, Providers};
+use crate::webhooks::SharedOutbox;
 
 /// Writes to the sync record that lose to another writer before one is given up.
 const WRITE_ATTEMPTS: usize = 5;
@@ -40,6 +41,8 @@ pub struct Syncer {
     pub(super) settings: SyncSettings,
     /// This process's name on the leases it takes.
     pub(super) owner: String,
+    /// Where a sync's end is told, when webhooks are configured.
+    pub(super) webhooks: Option<SharedOutbox>,
 }
 
 impl Syncer {
@@ -59,7 +62,14 @@ impl Syncer {
             http,
             settings,
             owner: format!("{:016x}", rand::random::<u64>()),
+            webhooks: None,
         }
+    }
+
+    /// This syncer, telling each sync's end to `webhooks`.
+    pub fn telling(mut self, webhooks: Option<SharedOutbox>) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     pub fn items(&self) -> &SharedItems {

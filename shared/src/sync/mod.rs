@@ -20,6 +20,7 @@ pub mod queue;
 pub mod record;
 pub mod sqs;
 pub mod store;
+mod told;
 mod work;
 mod write;
 

@@ -87,6 +87,20 @@ pub struct SyncRecord {
     pub updated_at: i64,
 }
 
+impl SyncRecord {
+    /// Ends the sync that just read its last page; the next incremental one reads from its start,
+    /// less `skew_ms` (clocks at the provider disagree).
+    pub(super) fn finish(&mut self, skew_ms: i64) {
+        let now = self.updated_at;
+        self.status = SyncState::Idle;
+        self.finished_at = Some(now);
+        // Never before the last version written: `modified_after` it then misses nothing.
+        self.synced_at = Some(now.max(self.clock));
+        self.watermark = self.started_at.map(|started| started - skew_ms);
+        self.runs_since_full = if self.full { 0 } else { self.runs_since_full + 1 };
+    }
+}
+
 /// A sync as `GET …/sync` shows it: never a token, nor a provider's cursor.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -79,7 +79,7 @@ impl Syncer {
                 record.failures = 0;
                 let finished = record.phase.is_none();
                 if finished {
-                    self.finish(&mut record);
+                    record.finish(WATERMARK_SKEW_MS);
                 }
                 Outcome::Stepped { finished }
             }
@@ -106,7 +106,9 @@ impl Syncer {
         match outcome {
             Outcome::Stepped { finished: false } => self.queue.send(&next, Duration::ZERO).await?,
             Outcome::Deferred(delay) => self.queue.send(&next, delay).await?,
+            Outcome::Failed => self.tell(id, &record).await,
             Outcome::Stepped { finished: true } => {
+                self.tell(id, &record).await;
                 tracing::info!(
                     run = record.run,
                     added = record.counts.added,
@@ -119,20 +121,6 @@ impl Syncer {
             _ => {}
         }
         Ok(outcome)
-    }
-
-    fn finish(&self, record: &mut SyncRecord) {
-        let now = record.updated_at;
-        record.status = SyncState::Idle;
-        record.finished_at = Some(now);
-        // Never before the last version written: `modified_after` it then misses nothing.
-        record.synced_at = Some(now.max(record.clock));
-        record.watermark = record.started_at.map(|started| started - WATERMARK_SKEW_MS);
-        record.runs_since_full = if record.full {
-            0
-        } else {
-            record.runs_since_full + 1
-        };
     }
 
     /// How long to wait before a failed step runs again, and whether that counts towards giving

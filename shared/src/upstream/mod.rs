@@ -138,6 +138,11 @@ fn backoff(attempt: u32) -> Duration {
 
 /// `Retry-After` in seconds (what Notion, HubSpot and Airtable send), capped.
 pub fn retry_after(response: &Response) -> Option<Duration> {
+    retry_after_seconds(response).map(|wait| wait.min(MAX_RETRY_WAIT))
+}
+
+/// `Retry-After` in seconds, as sent.
+pub fn retry_after_seconds(response: &Response) -> Option<Duration> {
     let seconds: f64 = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
@@ -146,5 +151,5 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds).min(MAX_RETRY_WAIT))
+    (0.0..1e9).contains(&seconds).then(|| Duration::from_secs_f64(seconds))
 }

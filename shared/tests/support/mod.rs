@@ -6,6 +6,7 @@ pub mod changing;
 pub mod fakes;
 pub mod moto;
 pub mod proxy;
+pub mod receiver;
 pub mod runtime;
 pub mod syncs;
 
@@ -485,7 +486,7 @@ pub const EVENTS: [(&str, u16, &str); 16] = [
 
 /// Events that are no HTTP request, and what their function answers on an empty deployment:
 /// replayed through it under the Runtime API.
-pub const INVOKED_EVENTS: [(&str, &str); 4] = [
+pub const INVOKED_EVENTS: [(&str, &str); 6] = [
     (
         "refresher-scheduled",
         r#"{"refreshed": 0, "skipped": 0, "needs_reauthorization": 0, "transient": 0,
@@ -496,6 +497,9 @@ pub const INVOKED_EVENTS: [(&str, &str); 4] = [
     // A step of a sync that is not there: dropped, not retried.
     ("sync-step", r#"{"batchItemFailures": []}"#),
     ("sync-connection-removed", r#"{"batchItemFailures": []}"#),
+    // Without WEBHOOK_URL: nothing queued, nothing delivered, nothing retried.
+    ("webhooks-connection-created", r#"{"batchItemFailures": []}"#),
+    ("webhooks-delivery", r#"{"batchItemFailures": []}"#),
 ];
 
 pub fn event_path(name: &str) -> String {

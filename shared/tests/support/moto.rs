@@ -214,6 +214,17 @@ pub async fn sqs_client() -> aws_sdk_sqs::Client {
 /// The sync queue and its dead-letter queue, with the attributes template.yaml gives them; the
 /// queue's URL.
 pub async fn create_sync_queue(client: &aws_sdk_sqs::Client) -> String {
+    create_queues(client, "SyncQueue", "SyncDeadLetterQueue").await.0
+}
+
+/// The webhooks queue and its dead-letter queue, as template.yaml makes them; their URLs.
+pub async fn create_webhooks_queues(client: &aws_sdk_sqs::Client) -> (String, String) {
+    create_queues(client, "WebhooksQueue", "WebhooksDeadLetterQueue").await
+}
+
+/// Template resource `queue` and its dead-letter queue `dead`, with the attributes the template
+/// gives them; their URLs.
+async fn create_queues(client: &aws_sdk_sqs::Client, queue: &str, dead: &str) -> (String, String) {
     use aws_sdk_sqs::types::QueueAttributeName;
     let resources = &template()["Resources"];
     let attributes = |properties: &Value| {
@@ -228,8 +239,8 @@ pub async fn create_sync_queue(client: &aws_sdk_sqs::Client) -> String {
     let suffix = format!("{:016x}", rand::random::<u64>());
     let dead = client
         .create_queue()
-        .queue_name(format!("sync-dead-{suffix}"))
-        .set_attributes(Some(attributes(&resources["SyncDeadLetterQueue"]["Properties"])))
+        .queue_name(format!("{dead}-{suffix}"))
+        .set_attributes(Some(attributes(&resources[dead]["Properties"])))
         .send()
         .await
         .unwrap();
@@ -243,21 +254,22 @@ pub async fn create_sync_queue(client: &aws_sdk_sqs::Client) -> String {
         .attributes()
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
-    let properties = &resources["SyncQueue"]["Properties"];
+    let properties = &resources[queue]["Properties"];
     let receives = properties["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap();
-    let mut queue = attributes(properties);
-    queue.insert(
+    let mut attributes = attributes(properties);
+    attributes.insert(
         QueueAttributeName::RedrivePolicy,
         json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": receives}).to_string(),
     );
     let created = client
         .create_queue()
-        .queue_name(format!("sync-{suffix}"))
-        .set_attributes(Some(queue))
+        .queue_name(format!("{queue}-{suffix}"))
+        .set_attributes(Some(attributes))
         .send()
         .await
         .unwrap_or_else(|e| panic!("CreateQueue: {}", aws_sdk_sqs::error::DisplayErrorContext(e)));
-    created.queue_url().unwrap().to_owned()
+    let dead = dead.queue_url().unwrap().to_owned();
+    (created.queue_url().unwrap().to_owned(), dead)
 }
 
 /// A deployment whose connections and synced items live in fresh tables of moto's DynamoDB,
@@ -268,6 +280,7 @@ pub async fn kept_env(fake: &str) -> (HashMap<String, String>, SharedStore) {
     let table = create_table(&client).await;
     let items = create_items_table(&client).await;
     let queue = create_sync_queue(&sqs_client().await).await;
+    let (webhooks, dead_webhooks) = create_webhooks_queues(&sqs_client().await).await;
     let env = vars(
         fake,
         &[
@@ -275,6 +288,8 @@ pub async fn kept_env(fake: &str) -> (HashMap<String, String>, SharedStore) {
             ("CONNECTIONS_TABLE", &table),
             ("ITEMS_TABLE", &items),
             ("SYNC_QUEUE_URL", &queue),
+            ("WEBHOOK_QUEUE_URL", &webhooks),
+            ("WEBHOOK_DLQ_URL", &dead_webhooks),
             ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint()),
             ("AWS_ENDPOINT_URL_SQS", &endpoint()),
             ("AWS_REGION", "us-east-1"),

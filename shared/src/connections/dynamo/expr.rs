@@ -88,6 +88,12 @@ impl Expr {
         self.remove("lease_expires_at_ms");
     }
 
+    /// What a refresh that worked, or a new consent, leaves behind: no failures, no mark.
+    pub(super) fn clear_troubles(&mut self) {
+        self.remove("refresh_failures");
+        self.remove("reauthorization");
+    }
+
     pub(super) fn update_expression(&self) -> String {
         let mut clauses = Vec::new();
         if !self.sets.is_empty() {

@@ -96,5 +96,13 @@ pub(super) fn record(item: Attributes) -> Result<Record, ConnectionStoreError> {
             .unwrap_or_default(),
         lease_owner: text("lease_owner")?,
         lease_expires_at_ms: number("lease_expires_at_ms")?,
+        consents: number("consents")?
+            .and_then(|count| u64::try_from(count).ok())
+            .unwrap_or_default(),
+        refresh_failures: number("refresh_failures")?
+            .and_then(|count| u32::try_from(count).ok())
+            .unwrap_or_default(),
+        reauthorization: text("reauthorization")?,
+        revocation: text("revocation")?,
     })
 }

@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::Client;
 use crate::crypto::Sealer;
 
 mod config;
+mod delete;
 mod expr;
+mod image;
 mod item;
 mod reads;
 mod store;
@@ -20,6 +22,7 @@ mod update;
 
 pub(crate) use config::aws_config;
 pub use config::config_builder;
+pub use image::connection_from_image;
 
 use update::failed;
 

@@ -1,7 +1,6 @@
 //! The operations of the DynamoDB backend: conditional updates of one item, and reads of many
 //! (index queries, eventually consistent, and the scan for tokens under old keys).
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::expr::Expr;
@@ -11,7 +10,7 @@ use super::{DynamoStore, BY_ORG_INDEX, DUE_INDEX};
 use crate::connections::record::seal;
 use crate::connections::{
     org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError,
-    DueConnection, LeaseOutcome, Status, DUE_SHARDS,
+    DueConnection, LeaseOutcome, Reauthorization, Status, DUE_SHARDS,
 };
 use crate::tokens::TokenSet;
 
@@ -41,9 +40,12 @@ impl ConnectionStore for DynamoStore {
         }
         update.set_if_absent("created_at", n(now));
         update.set("updated_at", n(now));
+        update.increment("consents");
         update.increment("version");
         update.expiry(&key, tokens.expires_at);
         update.clear_lease();
+        update.clear_troubles();
+        update.remove("revocation");
         match self.update(&key, update, ReturnValue::AllNew).await? {
             Written::Done(item) => self.connection(item),
             Written::Refused(_) => Err(ConnectionStoreError::Dynamo("unconditional write refused".into())),
@@ -119,6 +121,7 @@ impl ConnectionStore for DynamoStore {
         update.increment("version");
         update.at_version(read_version);
         update.clear_lease();
+        update.clear_troubles();
         self.written(&key, update).await
     }
 
@@ -126,10 +129,12 @@ impl ConnectionStore for DynamoStore {
         &self,
         id: &ConnectionId,
         version: u64,
+        reason: Reauthorization,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
         let mut update = Expr::default();
         update.set("status", s(Status::NeedsReauthorization.as_str()));
+        update.set("reauthorization", s(reason.as_str()));
         update.set("updated_at", n(now));
         update.remove("due_shard");
         update.at_version(version);
@@ -138,11 +143,19 @@ impl ConnectionStore for DynamoStore {
         self.written(&id.key(), update).await
     }
 
-    async fn release_lease(&self, id: &ConnectionId, owner: &str) -> Result<bool, ConnectionStoreError> {
+    async fn release_lease(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        failed: bool,
+    ) -> Result<bool, ConnectionStoreError> {
         let mut update = Expr::default();
         let (name, value) = (update.name("lease_owner"), update.value(s(owner)));
         update.condition(format!("{name} = {value}"));
         update.clear_lease();
+        if failed {
+            update.increment("refresh_failures");
+        }
         self.written(&id.key(), update).await
     }
 
@@ -159,26 +172,13 @@ impl ConnectionStore for DynamoStore {
         self.written(&key, update).await
     }
 
-    async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
-        let mut condition = Expr::default();
-        condition.at_version(version);
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(&id.key()))
-            .condition_expression(condition.conditions.join(" AND "))
-            .set_expression_attribute_names(Some(condition.names))
-            .set_expression_attribute_values(Some(condition.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(error) => Err(failed(error)),
-        }
+    async fn delete(
+        &self,
+        id: &ConnectionId,
+        version: u64,
+        revocation: &str,
+    ) -> Result<bool, ConnectionStoreError> {
+        self.delete_noting(id, version, revocation).await
     }
 
     fn has_old_keys(&self) -> bool {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use redb::Database;
 
-use super::{Connection, ConnectionId, ConnectionStoreError, Record};
+use super::{Connection, ConnectionChange, ConnectionId, ConnectionStoreError, Record};
 use crate::crypto::Sealer;
 
 mod store;
@@ -21,7 +21,12 @@ use tables::{failed, Change, BY_ORG, CONNECTIONS, DUE};
 pub struct EmbeddedStore {
     db: Arc<Database>,
     sealer: Sealer,
+    /// Told of every write, as DynamoDB Streams tells the deployed functions.
+    watcher: Option<Watcher>,
 }
+
+/// Where an embedded store reports its writes ([`EmbeddedStore::watched`]).
+pub type Watcher = tokio::sync::mpsc::UnboundedSender<ConnectionChange>;
 
 impl EmbeddedStore {
     /// Opens the file, creating it if needed. One process at a time: redb locks the file.
@@ -35,7 +40,14 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             db: Arc::new(db),
             sealer,
+            watcher: None,
         })
+    }
+
+    /// This store, reporting each write once it is committed.
+    pub fn watched(mut self, watcher: Watcher) -> Self {
+        self.watcher = Some(watcher);
+        self
     }
 
     /// Changes the record if `change` says it applies.

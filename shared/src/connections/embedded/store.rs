@@ -8,7 +8,7 @@ use super::{clear_lease, lease_free, EmbeddedStore};
 use crate::connections::record::seal;
 use crate::connections::{
     org_sort, provider_prefix, Account, Connection, ConnectionId, ConnectionStore, ConnectionStoreError,
-    DueConnection, LeaseOutcome, Record, Status,
+    DueConnection, LeaseOutcome, Reauthorization, Record, Status,
 };
 use crate::tokens::TokenSet;
 
@@ -41,6 +41,10 @@ impl ConnectionStore for EmbeddedStore {
                     version: old.as_ref().map_or(0, |old| old.version) + 1,
                     lease_owner: None,
                     lease_expires_at_ms: None,
+                    consents: old.as_ref().map_or(0, |old| old.consents) + 1,
+                    refresh_failures: 0,
+                    reauthorization: None,
+                    revocation: None,
                 };
                 (Change::Put(Box::new(record.clone())), record)
             })
@@ -108,6 +112,8 @@ impl ConnectionStore for EmbeddedStore {
             record.last_refreshed_at = Some(now);
             record.updated_at = now;
             record.version += 1;
+            record.refresh_failures = 0;
+            record.reauthorization = None;
             clear_lease(record);
             true
         })
@@ -118,6 +124,7 @@ impl ConnectionStore for EmbeddedStore {
         &self,
         id: &ConnectionId,
         version: u64,
+        reason: Reauthorization,
         now: i64,
     ) -> Result<bool, ConnectionStoreError> {
         self.change_if(id, move |record| {
@@ -125,6 +132,7 @@ impl ConnectionStore for EmbeddedStore {
                 return false;
             }
             record.status = Status::NeedsReauthorization;
+            record.reauthorization = Some(reason.as_str().to_owned());
             record.updated_at = now;
             clear_lease(record);
             true
@@ -132,12 +140,18 @@ impl ConnectionStore for EmbeddedStore {
         .await
     }
 
-    async fn release_lease(&self, id: &ConnectionId, owner: &str) -> Result<bool, ConnectionStoreError> {
+    async fn release_lease(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        failed: bool,
+    ) -> Result<bool, ConnectionStoreError> {
         let owner = owner.to_owned();
         self.change_if(id, move |record| {
             let held = record.lease_owner.as_deref() == Some(owner.as_str());
             if held {
                 clear_lease(record);
+                record.refresh_failures += u32::from(failed);
             }
             held
         })
@@ -161,9 +175,18 @@ impl ConnectionStore for EmbeddedStore {
         .await
     }
 
-    async fn delete(&self, id: &ConnectionId, version: u64) -> Result<bool, ConnectionStoreError> {
+    async fn delete(
+        &self,
+        id: &ConnectionId,
+        version: u64,
+        revocation: &str,
+    ) -> Result<bool, ConnectionStoreError> {
+        let revocation = revocation.to_owned();
         self.modify(id, move |old| match old {
-            Some(record) if record.version == version => (Change::Delete, true),
+            Some(mut record) if record.version == version => {
+                record.revocation = Some(revocation);
+                (Change::Delete(Box::new(record)), true)
+            }
             _ => (Change::Keep, false),
         })
         .await

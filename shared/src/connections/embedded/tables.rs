@@ -6,7 +6,9 @@ use std::sync::Arc;
 use redb::{Database, ReadableTable, TableDefinition};
 
 use super::EmbeddedStore;
-use crate::connections::{due_shard, org_sort, ConnectionId, ConnectionStoreError, Record, Status};
+use crate::connections::{
+    due_shard, org_sort, ConnectionChange, ConnectionId, ConnectionStoreError, Record, Status,
+};
 
 /// Primary key → the record as JSON.
 pub(super) const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
@@ -19,7 +21,8 @@ pub(super) const DUE: TableDefinition<(u8, i64, &str), ()> = TableDefinition::ne
 pub(super) enum Change {
     Keep,
     Put(Box<Record>),
-    Delete,
+    /// Deletes it; the record as last seen (the watcher's old image).
+    Delete(Box<Record>),
 }
 
 impl EmbeddedStore {
@@ -31,6 +34,7 @@ impl EmbeddedStore {
         decide: impl FnOnce(Option<Record>) -> (Change, T) + Send + 'static,
     ) -> Result<T, ConnectionStoreError> {
         let key = id.key();
+        let watcher = self.watcher.clone();
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(failed)?;
             let outcome = {
@@ -43,9 +47,11 @@ impl EmbeddedStore {
                     .map(|value| decode(value.value()))
                     .transpose()?;
                 let (change, outcome) = decide(old.clone());
-                if matches!(change, Change::Keep) {
-                    return Ok(outcome);
-                }
+                let images = match &change {
+                    Change::Keep => return Ok(outcome),
+                    Change::Put(record) => (old.clone(), Some(record.as_ref().clone())),
+                    Change::Delete(record) => (Some(record.as_ref().clone()), None),
+                };
                 if let Some(old) = &old {
                     by_org
                         .remove((
@@ -74,14 +80,23 @@ impl EmbeddedStore {
                                 .map_err(failed)?;
                         }
                     }
-                    Change::Delete => {
+                    Change::Delete(_) => {
                         connections.remove(key.as_str()).map_err(failed)?;
                     }
                     Change::Keep => {}
                 }
-                outcome
+                (outcome, images)
             };
             txn.commit().map_err(failed)?;
+            let (outcome, (old, new)) = outcome;
+            if let Some(watcher) = watcher {
+                let image = |record: Option<Record>| record.and_then(|record| record.unopened(&key).ok());
+                // A closed receiver (its process stopping) has nothing left to tell.
+                let _ = watcher.send(ConnectionChange {
+                    old: image(old),
+                    new: image(new),
+                });
+            }
             Ok(outcome)
         })
         .await

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::{now, now_ms};
 
-use super::{Connection, ConnectionId, ConnectionStore, LeaseOutcome, SharedStore, Status};
+use super::{Connection, ConnectionId, ConnectionStore, LeaseOutcome, Reauthorization, SharedStore, Status};
 use crate::tokens::TokenSet;
 
 mod commit;
@@ -178,7 +178,7 @@ async fn refresh_held(
                     .deadline
                     .is_some_and(|deadline| deadline.saturating_duration_since(Instant::now()) < wait)
                 {
-                    store.release_lease(id, &options.owner).await?;
+                    store.release_lease(id, &options.owner, false).await?;
                     let unsure = RefreshError::Transient {
                         reason: "the refresh token was refused after a lapsed refresh; try again".into(),
                         retry_after: Some(wait.as_secs().max(1)),
@@ -187,17 +187,20 @@ async fn refresh_held(
                 }
                 tokio::time::sleep(wait).await;
             }
-            if store.mark_needs_reauthorization(id, read_version, now()).await? {
+            if store
+                .mark_needs_reauthorization(id, read_version, Reauthorization::RefreshRefused, now())
+                .await?
+            {
                 return Err(RefreshError::NeedsReauthorization);
             }
             settled(store, id, read_version, RefreshError::NeedsReauthorization).await
         }
         Err(GrantFailure::Misconfigured(reason)) => {
-            store.release_lease(id, &options.owner).await?;
+            store.release_lease(id, &options.owner, true).await?;
             Err(RefreshError::Misconfigured(reason))
         }
         Err(GrantFailure::Transient { reason, retry_after }) => {
-            store.release_lease(id, &options.owner).await?;
+            store.release_lease(id, &options.owner, true).await?;
             Err(RefreshError::Transient { reason, retry_after })
         }
     }

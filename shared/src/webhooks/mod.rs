@@ -1,0 +1,61 @@
+//! Signed webhooks: the app hears of every change of a connection and of every sync's end.
+//!
+//! Events follow the Standard Webhooks specification (see [`deliver`]) and are delivered at
+//! least once, in no set order. Deployed, connection events come from the connections table's
+//! stream ([`stream`]) and sync events from the `sync` function, through one SQS queue that the
+//! `webhooks` function delivers from ([`sqs`]); locally, from the embedded store's watcher and
+//! the local syncer, delivered in process ([`local`]). Either way, with the same [`Schedule`].
+
+mod deliver;
+mod events;
+pub mod local;
+mod outbox;
+mod schedule;
+pub mod sqs;
+pub mod stream;
+
+use serde_json::Value;
+
+pub use deliver::{Endpoint, SettingsError};
+pub use events::{connection_event, Envelope, REFRESH_FAILURES};
+pub use outbox::{DynOutbox, LocalOutbox, Outbox, OutboxError, SharedOutbox};
+pub use schedule::{Attempt, Schedule, ATTEMPTS, REFUSED_ATTEMPTS};
+
+/// What the `webhooks` function runs: deliveries off its queue, and the stream's records queued.
+pub struct Function {
+    pub deliveries: sqs::Deliveries,
+    pub outbox: SharedOutbox,
+}
+
+/// Handles one invocation; what failed is reported per record, so only it is retried.
+pub async fn handle(function: &Function, mut event: Value) -> Value {
+    let records = match event.get_mut("Records").map(Value::take) {
+        Some(Value::Array(records)) => records,
+        _ => Vec::new(),
+    };
+    let mut failures = Vec::new();
+    for record in records {
+        let failed = match record["eventSource"].as_str() {
+            Some("aws:sqs") => match serde_json::from_value(record) {
+                Ok(message) => function.deliveries.deliver(message).await,
+                Err(error) => {
+                    tracing::error!(%error, "an SQS record that does not parse was dropped");
+                    None
+                }
+            },
+            // No receiver configured: nothing to queue.
+            Some("aws:dynamodb") if function.deliveries.endpoint.is_none() => None,
+            Some("aws:dynamodb") => stream::connection_changed(&function.outbox, record).await,
+            other => {
+                tracing::error!(source = other, "an event record of an unknown source was dropped");
+                None
+            }
+        };
+        failures.extend(failed);
+    }
+    let failures: Vec<Value> = failures
+        .into_iter()
+        .map(|id| serde_json::json!({ "itemIdentifier": id }))
+        .collect();
+    serde_json::json!({ "batchItemFailures": failures })
+}

@@ -1,0 +1,284 @@
+//! Webhooks: each cause tells its event once, signed as Standard Webhooks says (verified here
+//! with the `standardwebhooks` crate, as a receiver would), retried on the schedule, never
+//! carrying a token.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integrations::config::WebhookSettings;
+use integrations::connections::{
+    self, ConnectionChange, ConnectionId, ConnectionStore, EmbeddedStore, LeaseOutcome, Reauthorization,
+};
+use integrations::tokens::TokenSet;
+use integrations::webhooks::{connection_event, local, Attempt, Endpoint, Envelope, Schedule, ATTEMPTS};
+use serde_json::{json, Value};
+use support::receiver::{Answer, Receiver, NEW_SECRET, SECRET};
+use support::{sealer, unique};
+
+fn settings(url: &str, secrets: &[&str], timeout_ms: u64) -> WebhookSettings {
+    WebhookSettings {
+        url: Some(url.to_owned()),
+        secrets: secrets.iter().map(|secret| secret.to_string()).collect(),
+        queue_url: None,
+        dead_letter_url: None,
+        retry_base: Duration::from_millis(40),
+        timeout: Duration::from_millis(timeout_ms),
+    }
+}
+
+fn endpoint(receiver: &Receiver, secrets: &[&str]) -> Arc<Endpoint> {
+    let settings = settings(&receiver.url(), secrets, 300);
+    Arc::new(
+        Endpoint::new(&settings, reqwest::Client::new(), true)
+            .unwrap()
+            .unwrap(),
+    )
+}
+
+fn tokens(access: &str, refresh: &str) -> TokenSet {
+    let raw = json!({"access_token": access, "refresh_token": refresh, "token_type": "bearer",
+        "expires_in": 3600, "scope": "items:read"});
+    TokenSet::from_response(raw.as_object().unwrap().clone(), integrations::clock::now()).unwrap()
+}
+
+/// Every write of an embedded store that means something to the app, as the webhooks see it:
+/// the event types in order, and the bodies.
+#[tokio::test]
+async fn each_connection_event_is_told_once_per_cause_and_never_a_token() {
+    let (watcher, mut changes) = tokio::sync::mpsc::unbounded_channel::<ConnectionChange>();
+    let path = std::env::temp_dir().join(unique("webhooks-store"));
+    let store = connections::shared(EmbeddedStore::open(&path, sealer()).unwrap().watched(watcher));
+    let id = ConnectionId::new("sandbox", &unique("org"), "user-1").unwrap();
+    let now = integrations::clock::now();
+    let lease = |version: u64, owner: &'static str| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let taken = store.acquire_lease(&id, version, owner, 60_000, integrations::clock::now_ms());
+            assert_eq!(taken.await.unwrap(), LeaseOutcome::Acquired);
+        }
+    };
+
+    store
+        .save_connected(&id, &tokens("access-1", "refresh-1"), None, now)
+        .await
+        .unwrap();
+    // Four refreshes fail for now (the provider down, the client secret wrong): told at the third.
+    for _ in 0..4 {
+        lease(1, "refresher").await;
+        assert!(store.release_lease(&id, "refresher", true).await.unwrap());
+    }
+    // One works: recovered. A lease given back without a failure means nothing.
+    lease(1, "refresher").await;
+    assert!(store
+        .commit_refresh(&id, 1, &tokens("access-2", "refresh-2"), now)
+        .await
+        .unwrap());
+    lease(2, "reader").await;
+    assert!(store.release_lease(&id, "reader", false).await.unwrap());
+    // The provider refuses a token it just gave: a new consent is needed; marking twice is once.
+    assert!(store
+        .mark_needs_reauthorization(&id, 2, Reauthorization::TokenRefused, now)
+        .await
+        .unwrap());
+    assert!(!store
+        .mark_needs_reauthorization(&id, 2, Reauthorization::TokenRefused, now)
+        .await
+        .unwrap());
+    store
+        .save_connected(&id, &tokens("access-3", "refresh-3"), None, now)
+        .await
+        .unwrap();
+    assert!(store.delete(&id, 3, "revoked").await.unwrap());
+
+    let mut events = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        events.extend(connection_event(&change, None));
+    }
+    let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "connection.created",
+            "connection.refresh_failed",
+            "connection.refresh_recovered",
+            "connection.needs_reauthorization",
+            "connection.reconnected",
+            "connection.deleted",
+        ]
+    );
+    let bodies: Vec<Value> = events
+        .iter()
+        .map(|event| serde_json::from_str(&event.body).unwrap())
+        .collect();
+    for (event, body) in events.iter().zip(&bodies) {
+        assert_eq!(body["type"], event.kind.as_str());
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'), "{body}");
+        // The connection's metadata, as `GET …/connection` shows it.
+        assert_eq!(
+            (
+                &body["data"]["provider"],
+                &body["data"]["org_id"],
+                &body["data"]["user_id"]
+            ),
+            (&json!("sandbox"), &json!(id.org_id()), &json!("user-1")),
+            "{body}"
+        );
+        assert_eq!(body["data"]["scopes"], json!(["items:read"]), "{body}");
+        for secret in ["access-", "refresh-", "tokens"] {
+            assert!(
+                !event.body.contains(secret),
+                "{} carries {secret:?}: {}",
+                event.kind,
+                event.body
+            );
+        }
+        assert!(event.id.starts_with("msg_"), "{}", event.id);
+    }
+    assert_eq!(bodies[1]["data"]["failures"], 3);
+    assert_eq!(bodies[3]["data"]["status"], "needs_reauthorization");
+    assert_eq!(bodies[3]["data"]["reason"], "access_token_refused");
+    assert_eq!(bodies[4]["data"]["status"], "active");
+    assert_eq!(
+        (&bodies[5]["data"]["revoked"], &bodies[5]["data"]["revocation"]),
+        (&json!(true), &json!("revoked"))
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+/// Standard Webhooks: the id, a timestamp, and during a rotation one signature per secret, so a
+/// receiver holding either verifies it.
+#[tokio::test]
+async fn a_rotation_signs_with_the_new_secret_and_lists_both() {
+    let old_only = Receiver::start(&[SECRET], vec![]).await;
+    let new_only = Receiver::start(&[NEW_SECRET], vec![]).await;
+    let envelope = Envelope::new(
+        "connection.created",
+        json!({"provider": "sandbox"}),
+        Some("cause"),
+    );
+    for receiver in [&old_only, &new_only] {
+        let endpoint = endpoint(receiver, &[NEW_SECRET, SECRET]);
+        assert_eq!(endpoint.deliver(&envelope).await, Attempt::Delivered(204));
+        let delivery = &receiver.deliveries()[0];
+        assert_eq!(delivery.verified_by, [0], "{delivery:?}");
+        assert_eq!(delivery.id, envelope.id);
+        assert_eq!(delivery.raw, envelope.body);
+        let signatures: Vec<&str> = delivery.signature.split(' ').collect();
+        assert_eq!(signatures.len(), 2, "{}", delivery.signature);
+        assert!(signatures.iter().all(|signature| signature.starts_with("v1,")));
+    }
+    // The first signature is the new secret's.
+    let endpoint = endpoint(&new_only, &[NEW_SECRET]);
+    let timestamp = new_only.deliveries()[0].timestamp;
+    assert!(new_only.deliveries()[0]
+        .signature
+        .starts_with(&endpoint.signature(&envelope, timestamp)));
+}
+
+/// Down for three tries (a 500, a 429 asking for a second, no answer in time): the fourth
+/// delivers, with the same id, a fresh timestamp, and the wait the 429 asked for.
+#[tokio::test]
+async fn a_receiver_down_for_three_tries_gets_the_event_on_the_fourth() {
+    let script = vec![
+        Answer::Status(500),
+        Answer::RetryAfter(1),
+        Answer::Hang(Duration::from_secs(2)),
+    ];
+    let receiver = Receiver::start(&[SECRET], script).await;
+    let envelope = Envelope::new("sync.completed", json!({"items": 3}), None);
+    let schedule = Schedule::new(Duration::from_millis(40));
+    local::deliver(endpoint(&receiver, &[SECRET]), schedule, envelope.clone()).await;
+    let deliveries = receiver.wait_for(4).await;
+    assert_eq!(deliveries.len(), 4, "{deliveries:?}");
+    for delivery in &deliveries {
+        assert_eq!(delivery.id, envelope.id);
+        assert_eq!(delivery.verified_by, [0]);
+        assert_eq!(delivery.raw, envelope.body);
+    }
+    assert!(
+        deliveries[2].at - deliveries[1].at >= Duration::from_secs(1),
+        "Retry-After: 1 honoured"
+    );
+    assert!(
+        deliveries[3].timestamp > deliveries[0].timestamp,
+        "each try is signed afresh"
+    );
+}
+
+/// A 410 (or any 4xx but 408 and 429) is tried three times, then given up.
+#[tokio::test]
+async fn a_refused_delivery_is_tried_three_times_then_dropped() {
+    let receiver = Receiver::start(&[SECRET], vec![Answer::Status(410); 10]).await;
+    let envelope = Envelope::new("connection.deleted", json!({}), None);
+    local::deliver(
+        endpoint(&receiver, &[SECRET]),
+        Schedule::new(Duration::from_millis(5)),
+        envelope,
+    )
+    .await;
+    assert_eq!(receiver.deliveries().len(), 3);
+}
+
+/// The deployed schedule: about a day of tries for a receiver that is down, never a wait SQS
+/// cannot hide a message for, and a `Retry-After` honoured.
+#[test]
+fn the_schedule_retries_for_about_a_day() {
+    let schedule = Schedule::new(Duration::from_secs(5));
+    let down = Attempt::Failed {
+        status: Some(503),
+        retry_after: None,
+        reason: String::new(),
+    };
+    let waits: Vec<Duration> = (1..).map_while(|tried| schedule.next(tried, &down)).collect();
+    assert_eq!(waits.len() as u32, ATTEMPTS - 1);
+    let total: Duration = waits.iter().sum();
+    assert!(
+        (Duration::from_secs(18 * 3600)..Duration::from_secs(27 * 3600)).contains(&total),
+        "{total:?}"
+    );
+    assert!(
+        waits.windows(2).all(|pair| pair[0] <= pair[1].mul_f64(1.5)),
+        "{waits:?}"
+    );
+    assert!(waits.iter().all(|wait| *wait < Duration::from_secs(12 * 3600)));
+    let throttled = Attempt::Failed {
+        status: Some(429),
+        retry_after: Some(Duration::from_secs(600)),
+        reason: String::new(),
+    };
+    assert!(schedule.next(1, &throttled).unwrap() >= Duration::from_secs(600));
+    assert_eq!(schedule.next(3, &Attempt::Refused(410)), None);
+    assert_eq!(schedule.next(1, &Attempt::Delivered(200)), None);
+}
+
+/// Settings that cannot work stop the start, and never quote a secret.
+#[test]
+fn webhook_settings_are_checked() {
+    let http = reqwest::Client::new;
+    let check = |url: &str, secrets: &[&str], loopback: bool| {
+        Endpoint::new(&settings(url, secrets, 1000), http(), loopback).map(|endpoint| endpoint.is_some())
+    };
+    assert!(check("https://app.example/hooks", &[SECRET], false).unwrap());
+    assert!(check("http://127.0.0.1:9/hooks", &[SECRET], true).unwrap());
+    let refused = [
+        check("http://127.0.0.1:9/hooks", &[SECRET], false),
+        check("http://app.example/hooks", &[SECRET], true),
+        check("https://app.example/hooks", &[], false),
+        check("https://app.example/hooks", &["not-a-whsec-secret"], false),
+        check("https://app.example/hooks", &[SECRET, "whsec_!!!"], false),
+    ];
+    for refused in refused {
+        let error = refused.unwrap_err().to_string();
+        assert!(error.starts_with("WEBHOOK_"), "{error}");
+        assert!(
+            !error.contains("not-a-whsec") && !error.contains("!!!"),
+            "{error}"
+        );
+    }
+    let mut none = settings("https://app.example/hooks", &[SECRET], 1000);
+    none.url = None;
+    assert!(Endpoint::new(&none, http(), false).unwrap().is_none());
+}
