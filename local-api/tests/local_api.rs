@@ -486,3 +486,92 @@ async fn the_demo_connects_through_a_session_under_api_keys() {
     assert_eq!(get.status(), 405);
     assert_eq!(get.headers()["allow"], "POST");
 }
+
+/// Webhooks in process: connecting the sandbox tells `connection.created`, its sync
+/// `sync.completed`, a second consent `connection.reconnected`, a disconnect
+/// `connection.deleted` (revoked): each once, each verified with `standardwebhooks`, none
+/// carrying a token. Also measures an event's latency, from its cause's answer to the receiver.
+#[tokio::test]
+async fn webhooks_tell_each_change_once_signed_and_without_tokens() {
+    use support::receiver::{Receiver, SECRET};
+    let fake = MockServer::start().await;
+    let receiver = Receiver::start(&[SECRET], vec![]).await;
+    let url = receiver.url();
+    let base = serve_with(
+        &fake,
+        &[
+            ("WEBHOOK_URL", &url),
+            ("WEBHOOK_SECRETS", SECRET),
+            ("WEBHOOK_RETRY_BASE_MS", "20"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let ids = [("user_id", "sandbox-user"), ("org_id", "sandbox-org")];
+
+    assert_eq!(consent(&base, "allow").await.status(), 200);
+    let answered = std::time::Instant::now();
+    let created = receiver.wait_for(1).await;
+    println!(
+        "connection.created reached the receiver {:?} after the callback answered",
+        created[0].at - answered
+    );
+    let token: Value = json_of(
+        client
+            .post(format!("{base}/integrations/sandbox/token"))
+            .form(&ids),
+    )
+    .await;
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let started = client
+        .post(format!("{base}/integrations/sandbox/sync"))
+        .form(&ids)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    assert_eq!(receiver.types(2).await, ["connection.created", "sync.completed"]);
+    assert_eq!(consent(&base, "allow").await.status(), 200);
+    assert_eq!(receiver.types(3).await[2], "connection.reconnected");
+    let deleted = client
+        .delete(format!(
+            "{base}/integrations/sandbox/connection?user_id=sandbox-user&org_id=sandbox-org"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200, "{}", deleted.text().await.unwrap());
+    let kinds = receiver.types(4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.types(4).await,
+        [
+            "connection.created",
+            "sync.completed",
+            "connection.reconnected",
+            "connection.deleted"
+        ],
+        "each once ({kinds:?})"
+    );
+    let deliveries = receiver.deliveries();
+    for delivery in &deliveries {
+        assert_eq!(delivery.verified_by, [0], "{delivery:?}");
+        assert!(!delivery.raw.contains(&access), "a token in {}", delivery.raw);
+        assert!(!delivery.raw.contains("refresh_token") && !delivery.raw.contains("access_token"));
+        assert_eq!(
+            delivery.body["data"]["user_id"], "sandbox-user",
+            "{}",
+            delivery.raw
+        );
+    }
+    let ids: std::collections::BTreeSet<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids.len(), 4, "one id per event");
+    assert_eq!(deliveries[0].body["data"]["status"], "active");
+    assert_eq!(deliveries[1].body["data"]["status"], "idle");
+    assert_eq!(deliveries[1].body["data"]["items"], 14, "{}", deliveries[1].raw);
+    assert_eq!(
+        deliveries[3].body["data"]["revoked"], true,
+        "{}",
+        deliveries[3].raw
+    );
+}

@@ -43,7 +43,7 @@ pub struct Config {
     pub webhooks: WebhookSettings,
 }
 
-/// Where events go and how deliveries are retried ([`crate::webhooks`]).
+/// Where events go and how deliveries are retried (the `webhooks` module).
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
     /// `WEBHOOK_URL`: without it (or without secrets), no event is sent.

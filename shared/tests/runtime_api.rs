@@ -545,33 +545,10 @@ async fn the_sync_function_runs_a_sync_off_sqs() {
     let queue = &env["SYNC_QUEUE_URL"];
     let mut steps = 0;
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(1)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        let Some(message) = received.messages().first() else {
+        let Some(message) = receive(&sqs, queue, 1).await else {
             break;
         };
-        let attributes: serde_json::Map<String, Value> = message
-            .attributes()
-            .map(|attributes| {
-                attributes
-                    .iter()
-                    .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let event = json!({"Records": [{
-            "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
-            "body": message.body(), "attributes": attributes, "messageAttributes": {},
-            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sync",
-            "awsRegion": "us-east-1",
-        }]});
+        let event = json!({"Records": [sqs_record(&message, "sync")]});
         let Outcome::Response(answer) = sync.invoke(event.to_string()).await else {
             panic!("the sync function reported an error");
         };
@@ -598,4 +575,123 @@ async fn the_sync_function_runs_a_sync_off_sqs() {
     let rss = sync.peak_rss_kib();
     println!("sync             peak RSS {rss:>6} KiB after a 1,200-item sync");
     assert!(rss < 64 * 1024, "the sync function peaked at {rss} KiB");
+}
+
+/// An SQS message as Lambda's event source mapping hands it over, from queue `name`.
+fn sqs_record(message: &aws_sdk_sqs::types::Message, name: &str) -> Value {
+    let attributes: serde_json::Map<String, Value> = message
+        .attributes()
+        .map(|attributes| {
+            attributes
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+        "body": message.body(), "attributes": attributes, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
+        "awsRegion": "us-east-1",
+    })
+}
+
+/// The next message of `queue`, with its receive count, if one shows within `wait` seconds.
+async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str, wait: i32) -> Option<aws_sdk_sqs::types::Message> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(1)
+        .wait_time_seconds(wait)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    received.messages().first().cloned()
+}
+
+/// The `webhooks` binary on moto's SQS: a stream record of a new connection becomes one queued
+/// `connection.created` (its id from the record, no token in it); a try that fails (no receiver
+/// listens) leaves the message on the queue, hidden for the schedule's wait; the last try
+/// dead-letters it. (A delivery that works is tested in process: the same code signs and sends.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_function_queues_the_stream_and_retries_off_sqs() {
+    let fake = MockServer::start().await;
+    let (mut env, _) = support::moto::kept_env(&fake.uri()).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.insert("WEBHOOK_URL".into(), format!("https://localhost:{closed}/hooks"));
+    env.insert("WEBHOOK_SECRETS".into(), support::receiver::SECRET.into());
+    env.insert("WEBHOOK_TIMEOUT_MS".into(), "500".into());
+    let webhooks = start("webhooks", &env).await;
+    let stream = std::fs::read_to_string(event_path("webhooks-connection-created")).unwrap();
+    let Outcome::Response(answer) = webhooks.invoke(stream).await else {
+        panic!("the webhooks function reported an error");
+    };
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+
+    let sqs = support::moto::sqs_client().await;
+    let queue = &env["WEBHOOK_QUEUE_URL"];
+    let message = receive(&sqs, queue, 2).await.expect("the event is queued");
+    let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+    assert_eq!(envelope["type"], "connection.created");
+    assert!(envelope["id"].as_str().unwrap().starts_with("msg_"), "{envelope}");
+    let body: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["type"], "connection.created");
+    assert_eq!(
+        (
+            &body["data"]["provider"],
+            &body["data"]["account"]["id"],
+            &body["data"]["status"]
+        ),
+        (&json!("hubspot"), &json!("12345678"), &json!("active")),
+        "{body}"
+    );
+    assert!(!message.body().unwrap().contains("sealed-tokens"), "{envelope}");
+
+    // First try: nobody listens. The message stays, hidden for about 5 s (the first wait).
+    let event = json!({"Records": [sqs_record(&message, "webhooks")]});
+    let Outcome::Response(answer) = webhooks.invoke(event.to_string()).await else {
+        panic!("the webhooks function reported an error");
+    };
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": message.message_id()}]})
+    );
+    assert!(
+        receive(&sqs, queue, 1).await.is_none(),
+        "hidden for the retry's wait"
+    );
+    let hidden = Instant::now();
+    let again = loop {
+        if let Some(message) = receive(&sqs, queue, 1).await {
+            break message;
+        }
+        assert!(
+            hidden.elapsed() < Duration::from_secs(15),
+            "the event never came back"
+        );
+    };
+    // The first wait: 5 s ±20 %.
+    assert!(
+        hidden.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        hidden.elapsed()
+    );
+    assert_eq!(again.body(), message.body(), "the same event, the same id");
+
+    // The last try: dead-lettered, and deleted from the queue.
+    let mut last = sqs_record(&again, "webhooks");
+    last["attributes"]["ApproximateReceiveCount"] = json!(integrations::webhooks::ATTEMPTS.to_string());
+    let Outcome::Response(answer) = webhooks.invoke(json!({"Records": [last]}).to_string()).await else {
+        panic!("the webhooks function reported an error");
+    };
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let dead = receive(&sqs, &env["WEBHOOK_DLQ_URL"], 2)
+        .await
+        .expect("dead-lettered");
+    assert_eq!(dead.body(), message.body());
 }

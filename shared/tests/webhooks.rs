@@ -9,10 +9,13 @@ use std::time::Duration;
 
 use integrations::config::WebhookSettings;
 use integrations::connections::{
-    self, ConnectionChange, ConnectionId, ConnectionStore, EmbeddedStore, LeaseOutcome, Reauthorization,
+    self, ConnectionChange, ConnectionId, ConnectionStore, DynamoStore, EmbeddedStore, LeaseOutcome,
+    Reauthorization, SharedStore,
 };
 use integrations::tokens::TokenSet;
-use integrations::webhooks::{connection_event, local, Attempt, Endpoint, Envelope, Schedule, ATTEMPTS};
+use integrations::webhooks::{
+    connection_event, local, stream, Attempt, Endpoint, Envelope, LocalOutbox, Schedule, ATTEMPTS,
+};
 use serde_json::{json, Value};
 use support::receiver::{Answer, Receiver, NEW_SECRET, SECRET};
 use support::{sealer, unique};
@@ -43,60 +46,50 @@ fn tokens(access: &str, refresh: &str) -> TokenSet {
     TokenSet::from_response(raw.as_object().unwrap().clone(), integrations::clock::now()).unwrap()
 }
 
-/// Every write of an embedded store that means something to the app, as the webhooks see it:
-/// the event types in order, and the bodies.
-#[tokio::test]
-async fn each_connection_event_is_told_once_per_cause_and_never_a_token() {
-    let (watcher, mut changes) = tokio::sync::mpsc::unbounded_channel::<ConnectionChange>();
-    let path = std::env::temp_dir().join(unique("webhooks-store"));
-    let store = connections::shared(EmbeddedStore::open(&path, sealer()).unwrap().watched(watcher));
-    let id = ConnectionId::new("sandbox", &unique("org"), "user-1").unwrap();
+/// One write for every cause, and writes that mean nothing to the app in between.
+async fn write_every_cause(store: &SharedStore, id: &ConnectionId) {
     let now = integrations::clock::now();
-    let lease = |version: u64, owner: &'static str| {
-        let store = store.clone();
-        let id = id.clone();
-        async move {
-            let taken = store.acquire_lease(&id, version, owner, 60_000, integrations::clock::now_ms());
-            assert_eq!(taken.await.unwrap(), LeaseOutcome::Acquired);
-        }
+    let lease = |version: u64, owner: &'static str| async move {
+        let taken = store.acquire_lease(id, version, owner, 60_000, integrations::clock::now_ms());
+        assert_eq!(taken.await.unwrap(), LeaseOutcome::Acquired);
     };
-
     store
-        .save_connected(&id, &tokens("access-1", "refresh-1"), None, now)
+        .save_connected(id, &tokens("access-1", "refresh-1"), None, now)
         .await
         .unwrap();
     // Four refreshes fail for now (the provider down, the client secret wrong): told at the third.
     for _ in 0..4 {
         lease(1, "refresher").await;
-        assert!(store.release_lease(&id, "refresher", true).await.unwrap());
+        assert!(store.release_lease(id, "refresher", true).await.unwrap());
     }
     // One works: recovered. A lease given back without a failure means nothing.
     lease(1, "refresher").await;
     assert!(store
-        .commit_refresh(&id, 1, &tokens("access-2", "refresh-2"), now)
+        .commit_refresh(id, 1, &tokens("access-2", "refresh-2"), now)
         .await
         .unwrap());
     lease(2, "reader").await;
-    assert!(store.release_lease(&id, "reader", false).await.unwrap());
+    assert!(store.release_lease(id, "reader", false).await.unwrap());
     // The provider refuses a token it just gave: a new consent is needed; marking twice is once.
+    let refused = Reauthorization::TokenRefused;
     assert!(store
-        .mark_needs_reauthorization(&id, 2, Reauthorization::TokenRefused, now)
+        .mark_needs_reauthorization(id, 2, refused, now)
         .await
         .unwrap());
     assert!(!store
-        .mark_needs_reauthorization(&id, 2, Reauthorization::TokenRefused, now)
+        .mark_needs_reauthorization(id, 2, refused, now)
         .await
         .unwrap());
     store
-        .save_connected(&id, &tokens("access-3", "refresh-3"), None, now)
+        .save_connected(id, &tokens("access-3", "refresh-3"), None, now)
         .await
         .unwrap();
-    assert!(store.delete(&id, 3, "revoked").await.unwrap());
+    assert!(store.delete(id, 3, "revoked").await.unwrap());
+}
 
-    let mut events = Vec::new();
-    while let Ok(change) = changes.try_recv() {
-        events.extend(connection_event(&change, None));
-    }
+/// The events of [`write_every_cause`]: each once, in order, with the connection's metadata and
+/// what each adds, never a token.
+fn assert_every_event(events: &[Envelope], id: &ConnectionId) {
     let kinds: Vec<&str> = events.iter().map(|event| event.kind.as_str()).collect();
     assert_eq!(
         kinds,
@@ -123,7 +116,7 @@ async fn each_connection_event_is_told_once_per_cause_and_never_a_token() {
                 &body["data"]["org_id"],
                 &body["data"]["user_id"]
             ),
-            (&json!("sandbox"), &json!(id.org_id()), &json!("user-1")),
+            (&json!(id.provider()), &json!(id.org_id()), &json!(id.user_id())),
             "{body}"
         );
         assert_eq!(body["data"]["scopes"], json!(["items:read"]), "{body}");
@@ -141,11 +134,63 @@ async fn each_connection_event_is_told_once_per_cause_and_never_a_token() {
     assert_eq!(bodies[3]["data"]["status"], "needs_reauthorization");
     assert_eq!(bodies[3]["data"]["reason"], "access_token_refused");
     assert_eq!(bodies[4]["data"]["status"], "active");
+    let deleted = &bodies[5]["data"];
     assert_eq!(
-        (&bodies[5]["data"]["revoked"], &bodies[5]["data"]["revocation"]),
+        (&deleted["revoked"], &deleted["revocation"]),
         (&json!(true), &json!("revoked"))
     );
+}
+
+/// Locally: the embedded store's watcher, as `local-api` reads it.
+#[tokio::test]
+async fn each_connection_event_is_told_once_per_cause_and_never_a_token() {
+    let (watcher, mut changes) = tokio::sync::mpsc::unbounded_channel::<ConnectionChange>();
+    let path = std::env::temp_dir().join(unique("webhooks-store"));
+    let store = connections::shared(EmbeddedStore::open(&path, sealer()).unwrap().watched(watcher));
+    let id = ConnectionId::new("sandbox", &unique("org"), "user-1").unwrap();
+    write_every_cause(&store, &id).await;
+    let mut events = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        events.extend(connection_event(&change, None));
+    }
+    assert_every_event(&events, &id);
     let _ = std::fs::remove_file(path);
+}
+
+/// Deployed: the same writes on DynamoDB (moto), read back from the table's stream as the
+/// `webhooks` function reads it. A record handed over twice queues the same `webhook-id`.
+#[tokio::test]
+async fn the_connections_stream_tells_the_same_events() {
+    let client = support::moto::client().await;
+    let table = support::moto::create_table(&client).await;
+    let store = connections::shared(DynamoStore::new(client.clone(), &table, sealer()));
+    let id = ConnectionId::new("hubspot", &unique("org"), "user-1").unwrap();
+    write_every_cause(&store, &id).await;
+    let (outbox, mut queued) = LocalOutbox::channel();
+    let records = support::moto::stream_records(&client, &table).await;
+    for record in &records {
+        assert_eq!(
+            stream::connection_changed(&outbox, record.clone()).await,
+            None,
+            "{record}"
+        );
+    }
+    let mut events = Vec::new();
+    while let Ok(envelope) = queued.try_recv() {
+        events.push(envelope);
+    }
+    assert_every_event(&events, &id);
+    // moto (unlike DynamoDB) puts a key-only INSERT before an upsert's own: dropped, as no
+    // connection. The upsert's own, handed over again, queues the same id.
+    let inserted = records
+        .iter()
+        .find(|record| record["dynamodb"]["NewImage"]["status"].is_object());
+    stream::connection_changed(&outbox, inserted.unwrap().clone()).await;
+    assert_eq!(
+        queued.try_recv().unwrap().id,
+        events[0].id,
+        "the same record, the same id"
+    );
 }
 
 /// Standard Webhooks: the id, a timestamp, and during a rotation one signature per secret, so a
@@ -281,4 +326,58 @@ fn webhook_settings_are_checked() {
     let mut none = settings("https://app.example/hooks", &[SECRET], 1000);
     none.url = None;
     assert!(Endpoint::new(&none, http(), false).unwrap().is_none());
+}
+
+/// The README's receiver, in Python with the `standardwebhooks` PyPI package, verifies a
+/// delivery as sent, and refuses it once its body is altered. The interpreter is
+/// `STANDARDWEBHOOKS_PYTHON` (.ci/run's virtualenv), else `python3`.
+#[tokio::test]
+async fn the_readmes_python_receiver_verifies_a_delivery() {
+    let receiver = Receiver::start(&[SECRET], vec![]).await;
+    let envelope = Envelope::new(
+        "connection.created",
+        json!({"provider": "sandbox"}),
+        Some("python"),
+    );
+    endpoint(&receiver, &[NEW_SECRET, SECRET])
+        .deliver(&envelope)
+        .await;
+    let delivery = receiver.deliveries().remove(0);
+    let python = std::env::var("STANDARDWEBHOOKS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import json, sys\n\
+        from standardwebhooks.webhooks import Webhook\n\
+        d = json.load(sys.stdin)\n\
+        wh = Webhook(d['secret'])\n\
+        print(json.dumps(wh.verify(d['body'], d['headers'])))\n";
+    let verify = |body: &str| {
+        let input = json!({"secret": SECRET, "body": body, "headers": {
+            "webhook-id": delivery.id, "webhook-timestamp": delivery.timestamp.to_string(),
+            "webhook-signature": delivery.signature}});
+        let mut child = std::process::Command::new(&python)
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{python} does not start ({e}): set STANDARDWEBHOOKS_PYTHON"));
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let verified = verify(&delivery.raw);
+    let stderr = String::from_utf8_lossy(&verified.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "{python} lacks the standardwebhooks package: pip install standardwebhooks==1.0.0 (.ci/run installs it)"
+    );
+    assert!(verified.status.success(), "{stderr}");
+    let body: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(body["type"], "connection.created");
+    let altered = verify(&delivery.raw.replace("sandbox", "hubspot"));
+    assert!(!altered.status.success(), "an altered body verifies");
 }

@@ -151,5 +151,7 @@ pub fn retry_after_seconds(response: &Response) -> Option<Duration> {
         .trim()
         .parse()
         .ok()?;
-    (0.0..1e9).contains(&seconds).then(|| Duration::from_secs_f64(seconds))
+    (0.0..1e9)
+        .contains(&seconds)
+        .then(|| Duration::from_secs_f64(seconds))
 }

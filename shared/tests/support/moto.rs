@@ -169,6 +169,17 @@ async fn create_template_table(client: &Client, resource: &str, prefix: &str) ->
         .set_key_schema(Some(key_schema(&properties["KeySchema"])))
         .set_global_secondary_indexes(global)
         .set_local_secondary_indexes(local)
+        .set_stream_specification(
+            properties["StreamSpecification"]["StreamViewType"]
+                .as_str()
+                .map(|view| {
+                    aws_sdk_dynamodb::types::StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view))
+                        .build()
+                        .unwrap()
+                }),
+        )
         .send()
         .await
         .unwrap_or_else(|e| panic!("CreateTable: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)));
@@ -313,4 +324,46 @@ pub async fn seed(store: &SharedStore, provider: &str, refresh_token: &str, expi
     let tokens = TokenSet::from_response(raw.as_object().unwrap().clone(), now).unwrap();
     store.save_connected(&id, &tokens, None, now).await.unwrap();
     id
+}
+
+/// Every record of `table`'s stream so far, as DynamoDB Streams' `GetRecords` answers them (and
+/// Lambda hands them over): moto's, through its JSON protocol (the SDK has no streams client here).
+pub async fn stream_records(client: &Client, table: &str) -> Vec<serde_json::Value> {
+    let described = client.describe_table().table_name(table).send().await.unwrap();
+    let arn = described
+        .table()
+        .unwrap()
+        .latest_stream_arn()
+        .expect("the table has a stream")
+        .to_owned();
+    let http = reqwest::Client::new();
+    let call = |action: &'static str, body: serde_json::Value| {
+        let request = http
+            .post(endpoint())
+            .header("X-Amz-Target", format!("DynamoDBStreams_20120810.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261204/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string());
+        async move {
+            let answer = request.send().await.unwrap();
+            assert!(answer.status().is_success(), "{action}: {}", answer.status());
+            answer.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let stream = call("DescribeStream", json!({"StreamArn": arn})).await;
+    let mut records = Vec::new();
+    for shard in stream["StreamDescription"]["Shards"].as_array().unwrap() {
+        let iterator = call(
+            "GetShardIterator",
+            json!({"StreamArn": arn, "ShardId": shard["ShardId"],
+            "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await;
+        let got = call("GetRecords", json!({"ShardIterator": iterator["ShardIterator"]})).await;
+        records.extend(got["Records"].as_array().unwrap().iter().cloned());
+    }
+    records
 }

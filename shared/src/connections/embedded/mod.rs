@@ -12,6 +12,7 @@ use redb::Database;
 use super::{Connection, ConnectionChange, ConnectionId, ConnectionStoreError, Record};
 use crate::crypto::Sealer;
 
+mod scan;
 mod store;
 mod tables;
 
