@@ -80,11 +80,12 @@ async fn write_every_cause(store: &SharedStore, id: &ConnectionId) {
         .mark_needs_reauthorization(id, 2, refused, now)
         .await
         .unwrap());
-    store
-        .save_connected(id, &tokens("access-3", "refresh-3"), None, now)
-        .await
-        .unwrap();
-    assert!(store.delete(id, 3, "revoked").await.unwrap());
+    // A refresh of that version that was still in flight lands: its tokens are newer, recovered.
+    let late = tokens("access-3", "refresh-3");
+    assert!(store.commit_refresh(id, 2, &late, now).await.unwrap());
+    let consent = tokens("access-4", "refresh-4");
+    store.save_connected(id, &consent, None, now).await.unwrap();
+    assert!(store.delete(id, 4, "revoked").await.unwrap());
 }
 
 /// The events of [`write_every_cause`]: each once, in order, with the connection's metadata and
@@ -98,6 +99,7 @@ fn assert_every_event(events: &[Envelope], id: &ConnectionId) {
             "connection.refresh_failed",
             "connection.refresh_recovered",
             "connection.needs_reauthorization",
+            "connection.refresh_recovered",
             "connection.reconnected",
             "connection.deleted",
         ]
@@ -134,7 +136,8 @@ fn assert_every_event(events: &[Envelope], id: &ConnectionId) {
     assert_eq!(bodies[3]["data"]["status"], "needs_reauthorization");
     assert_eq!(bodies[3]["data"]["reason"], "access_token_refused");
     assert_eq!(bodies[4]["data"]["status"], "active");
-    let deleted = &bodies[5]["data"];
+    assert_eq!(bodies[5]["data"]["status"], "active");
+    let deleted = &bodies[6]["data"];
     assert_eq!(
         (&deleted["revoked"], &deleted["revocation"]),
         (&json!(true), &json!("revoked"))

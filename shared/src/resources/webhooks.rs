@@ -13,9 +13,6 @@ use crate::webhooks::local::LocalWebhooks;
 use crate::webhooks::sqs::{Deliveries, SqsOutbox};
 use crate::webhooks::{self, DynOutbox, Endpoint, Envelope, LocalOutbox, Schedule, SharedOutbox};
 
-/// Where an embedded store tells its writes.
-type Watcher = mpsc::UnboundedSender<ConnectionChange>;
-
 impl Resources {
     /// The app's receiver, when `WEBHOOK_URL` names one; settings that do not work stop the start.
     pub fn webhook_endpoint(&self) -> Result<Option<Arc<Endpoint>>, StartupError> {
@@ -49,7 +46,10 @@ impl Resources {
     }
 
     /// Locally, with a receiver configured, where the embedded store tells its writes.
-    pub(super) fn store_watcher(&self) -> Result<Option<Watcher>, StartupError> {
+    #[cfg(feature = "embedded")]
+    pub(super) fn store_watcher(
+        &self,
+    ) -> Result<Option<crate::connections::embedded::Watcher>, StartupError> {
         if self.mode != Mode::Local || self.webhook_endpoint()?.is_none() {
             return Ok(None);
         }

@@ -79,8 +79,13 @@ pub fn connection_event(change: &ConnectionChange, seed: Option<&str>) -> Option
             new,
             json!({ "failures": new.refresh_failures }),
         ),
+        // A refresh that worked after those failures, or whose late commit revived a connection
+        // marked meanwhile (its tokens newer than the refused ones).
         (Some(old), Some(new))
-            if old.refresh_failures >= n && new.refresh_failures == 0 && new.version > old.version =>
+            if (old.refresh_failures >= n || old.status == Status::NeedsReauthorization)
+                && new.status == Status::Active
+                && new.refresh_failures == 0
+                && new.version > old.version =>
         {
             ("connection.refresh_recovered", new, json!({}))
         }

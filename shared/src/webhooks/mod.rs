@@ -27,22 +27,33 @@ pub struct Function {
     pub outbox: SharedOutbox,
 }
 
-/// Handles one invocation; what failed is reported per record, so only it is retried.
+/// Handles one invocation; what failed is reported per record, so only it is retried. A
+/// batch's deliveries are tried at once (one slow receiver answer does not hold the others);
+/// stream records in order.
 pub async fn handle(function: &Function, mut event: Value) -> Value {
     let records = match event.get_mut("Records").map(Value::take) {
         Some(Value::Array(records)) => records,
         _ => Vec::new(),
     };
-    let mut failures = Vec::new();
+    let (messages, records): (Vec<Value>, Vec<Value>) = records
+        .into_iter()
+        .partition(|record| record["eventSource"] == "aws:sqs");
+    let deliveries = messages.into_iter().map(|message| async move {
+        match serde_json::from_value(message) {
+            Ok(message) => function.deliveries.deliver(message).await,
+            Err(error) => {
+                tracing::error!(%error, "an SQS record that does not parse was dropped");
+                None
+            }
+        }
+    });
+    let mut failures: Vec<String> = futures_util::future::join_all(deliveries)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     for record in records {
         let failed = match record["eventSource"].as_str() {
-            Some("aws:sqs") => match serde_json::from_value(record) {
-                Ok(message) => function.deliveries.deliver(message).await,
-                Err(error) => {
-                    tracing::error!(%error, "an SQS record that does not parse was dropped");
-                    None
-                }
-            },
             // No receiver configured: nothing to queue.
             Some("aws:dynamodb") if function.deliveries.endpoint.is_none() => None,
             Some("aws:dynamodb") => stream::connection_changed(&function.outbox, record).await,

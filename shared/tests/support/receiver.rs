@@ -42,6 +42,8 @@ pub struct Receiver {
 struct Scripted {
     secrets: Vec<String>,
     script: Mutex<VecDeque<Answer>>,
+    /// Answers 503 to everything until then: an outage.
+    down_until: Option<Instant>,
     deliveries: Arc<Mutex<Vec<Delivery>>>,
 }
 
@@ -77,6 +79,9 @@ impl Respond for Scripted {
             verified_by,
             at: Instant::now(),
         });
+        if self.down_until.is_some_and(|until| Instant::now() < until) {
+            return ResponseTemplate::new(503);
+        }
         match self.script.lock().unwrap().pop_front() {
             None => ResponseTemplate::new(204),
             Some(Answer::Status(status)) => ResponseTemplate::new(status),
@@ -91,6 +96,15 @@ impl Respond for Scripted {
 impl Receiver {
     /// A receiver knowing `secrets`, answering `script` first.
     pub async fn start(secrets: &[&str], script: Vec<Answer>) -> Self {
+        Self::serve(secrets, script, None).await
+    }
+
+    /// A receiver that is down (503) until `until`.
+    pub async fn down_until(secrets: &[&str], until: Instant) -> Self {
+        Self::serve(secrets, Vec::new(), Some(until)).await
+    }
+
+    async fn serve(secrets: &[&str], script: Vec<Answer>, down_until: Option<Instant>) -> Self {
         let server = MockServer::start().await;
         let deliveries = Arc::new(Mutex::new(Vec::new()));
         Mock::given(wiremock::matchers::method("POST"))
@@ -98,6 +112,7 @@ impl Receiver {
             .respond_with(Scripted {
                 secrets: secrets.iter().map(|secret| secret.to_string()).collect(),
                 script: Mutex::new(script.into()),
+                down_until,
                 deliveries: deliveries.clone(),
             })
             .mount(&server)
