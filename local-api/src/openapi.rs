@@ -152,16 +152,60 @@ pub fn document() -> OpenApi {
             Tag::new("integrations"),
             Tag::new("connections"),
             Tag::new("syncs"),
+            Tag::new("webhooks"),
             Tag::new("sandbox"),
         ]))
         .build()
 }
 
-/// The document as the repository keeps it: pretty JSON, ending with a newline.
+/// The document as the repository keeps it: pretty JSON, ending with a newline, with the
+/// webhooks the app receives (OpenAPI 3.1's `webhooks`, which utoipa 5 does not build).
 pub fn json() -> String {
-    let mut json = document().to_pretty_json().expect("the document serializes");
-    json.push('\n');
-    json
+    let document = document().to_pretty_json().expect("the document serializes");
+    // Appended as the last member, so the rest keeps utoipa's order.
+    let webhooks = serde_json::to_string_pretty(&webhooks()).expect("the webhooks serialize");
+    let body = document.trim_end().strip_suffix('}').unwrap_or(&document).trim_end();
+    format!("{body},\n  \"webhooks\": {}\n}}\n", webhooks.replace('\n', "\n  "))
+}
+
+/// What is POSTed to `WEBHOOK_URL`, one entry per event type, signed as Standard Webhooks says.
+fn webhooks() -> serde_json::Value {
+    let header = |name: &str, description: &str| {
+        serde_json::json!({"name": name, "in": "header", "required": true,
+            "description": description, "schema": {"type": "string"}})
+    };
+    let parameters = [
+        header("webhook-id", "The event's id: the same on every try (drop repeats by it)"),
+        header("webhook-timestamp", "Unix seconds of this try"),
+        header(
+            "webhook-signature",
+            "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`, one per secret of WEBHOOK_SECRETS, space-separated",
+        ),
+    ];
+    integrations::webhooks::EVENT_TYPES
+        .iter()
+        .map(|(kind, description)| {
+            let data = if kind.starts_with("sync.") {
+                serde_json::json!({"allOf": [{"$ref": "#/components/schemas/SyncView"}, {"type": "object",
+                    "required": ["provider", "org_id", "user_id"], "properties": {"provider": {"type": "string"},
+                    "org_id": {"type": "string"}, "user_id": {"type": "string"}}}]})
+            } else {
+                serde_json::json!({"allOf": [{"$ref": "#/components/schemas/Metadata"}],
+                    "description": "The connection's metadata as GET …/connection shows it, plus what the event adds"})
+            };
+            let event = serde_json::json!({"type": "object", "required": ["type", "timestamp", "data"],
+                "properties": {"type": {"const": kind}, "timestamp": {"type": "string", "format": "date-time"},
+                "data": data}});
+            let operation = serde_json::json!({"post": {
+                "tags": ["webhooks"], "summary": kind, "description": description,
+                "parameters": parameters,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": event}}},
+                "responses": {"2XX": {"description": "Received. 408, 429 (with Retry-After), 5xx and timeouts \
+                    are retried for about 24 h; other answers 3 times."}}}});
+            (kind.to_string(), operation)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn method(verb: &str) -> HttpMethod {

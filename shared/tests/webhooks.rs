@@ -15,6 +15,7 @@ use integrations::connections::{
 use integrations::tokens::TokenSet;
 use integrations::webhooks::{
     connection_event, local, stream, Attempt, Endpoint, Envelope, LocalOutbox, Schedule, ATTEMPTS,
+    EVENT_TYPES,
 };
 use serde_json::{json, Value};
 use support::receiver::{Answer, Receiver, NEW_SECRET, SECRET};
@@ -131,6 +132,11 @@ fn assert_every_event(events: &[Envelope], id: &ConnectionId) {
             );
         }
         assert!(event.id.starts_with("msg_"), "{}", event.id);
+        assert!(
+            EVENT_TYPES.iter().any(|(kind, _)| *kind == event.kind),
+            "{} undocumented",
+            event.kind
+        );
     }
     assert_eq!(bodies[1]["data"]["failures"], 3);
     assert_eq!(bodies[3]["data"]["status"], "needs_reauthorization");

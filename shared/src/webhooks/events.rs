@@ -14,6 +14,18 @@ use crate::keeper::Metadata;
 /// works again).
 pub const REFRESH_FAILURES: u32 = 3;
 
+/// Every event type, and when it is sent (the OpenAPI document's `webhooks`).
+pub const EVENT_TYPES: [(&str, &str); 8] = [
+    ("connection.created", "A first consent was saved."),
+    ("connection.reconnected", "A new consent for an existing connection (also one that needed reauthorization)."),
+    ("connection.needs_reauthorization", "The provider refused the refresh token (`reason`: `refresh_token_refused`) or a token it had just issued (`access_token_refused`)."),
+    ("connection.refresh_failed", "The third refresh in a row failed for now (`failures`); sent once, until one works."),
+    ("connection.refresh_recovered", "A refresh worked after those failures, or landed after a `needs_reauthorization`."),
+    ("connection.deleted", "A disconnect deleted it: `revoked`, and `revocation` as `DELETE …/connection` answers."),
+    ("sync.completed", "A sync ended: the sync as `GET …/sync` shows it, with the connection's ids."),
+    ("sync.failed", "A sync gave up: the same, with its `error`."),
+];
+
 /// One event as queued and delivered: the `webhook-id` (the same on every try) and the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {

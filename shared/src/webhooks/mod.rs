@@ -17,7 +17,7 @@ pub mod stream;
 use serde_json::Value;
 
 pub use deliver::{Endpoint, SettingsError};
-pub use events::{connection_event, Envelope, REFRESH_FAILURES};
+pub use events::{connection_event, Envelope, EVENT_TYPES, REFRESH_FAILURES};
 pub use outbox::{DynOutbox, LocalOutbox, Outbox, OutboxError, SharedOutbox};
 pub use schedule::{Attempt, Schedule, ATTEMPTS, REFUSED_ATTEMPTS};
 
