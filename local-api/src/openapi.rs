@@ -164,8 +164,15 @@ pub fn json() -> String {
     let document = document().to_pretty_json().expect("the document serializes");
     // Appended as the last member, so the rest keeps utoipa's order.
     let webhooks = serde_json::to_string_pretty(&webhooks()).expect("the webhooks serialize");
-    let body = document.trim_end().strip_suffix('}').unwrap_or(&document).trim_end();
-    format!("{body},\n  \"webhooks\": {}\n}}\n", webhooks.replace('\n', "\n  "))
+    let body = document
+        .trim_end()
+        .strip_suffix('}')
+        .unwrap_or(&document)
+        .trim_end();
+    format!(
+        "{body},\n  \"webhooks\": {}\n}}\n",
+        webhooks.replace('\n', "\n  ")
+    )
 }
 
 /// What is POSTed to `WEBHOOK_URL`, one entry per event type, signed as Standard Webhooks says.

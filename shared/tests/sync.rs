@@ -394,9 +394,21 @@ async fn a_step_throttled_past_its_retries_is_deferred_by_retry_after_and_loses_
 
 #[tokio::test]
 async fn a_refusal_fails_the_sync_with_the_providers_reason_and_a_later_sync_recovers() {
+    use support::receiver::{Receiver, SECRET};
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
-    let (deployment, _portal, who) = hubspot(Items::Redb, &[], 20).await;
+    let receiver = Receiver::start(&[SECRET], vec![]).await;
+    let hooks = [
+        ("WEBHOOK_URL", receiver.url()),
+        ("WEBHOOK_SECRETS", SECRET.to_owned()),
+    ];
+    let hooks: Vec<(&str, &str)> = hooks
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let (mut deployment, _portal, who) = hubspot(Items::Redb, &hooks, 20).await;
+    let webhooks = deployment.webhooks.take().expect("webhooks configured");
+    tokio::spawn(integrations::webhooks::local::run(webhooks));
     Mock::given(method("GET"))
         .and(path("/crm/v3/objects/companies"))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({
@@ -437,6 +449,30 @@ async fn a_refusal_fails_the_sync_with_the_providers_reason_and_a_later_sync_rec
         ),
         (&json!("idle"), &json!(24), &json!(4), &Value::Null),
         "{status}"
+    );
+    // Each end told once, verified, as GET …/sync showed it.
+    assert_eq!(receiver.types(2).await, ["sync.failed", "sync.completed"]);
+    let told = receiver.deliveries();
+    assert!(told.iter().all(|delivery| delivery.verified_by == [0]));
+    let (failed, completed) = (&told[0].body["data"], &told[1].body["data"]);
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HubSpot refused access"),
+        "{failed}"
+    );
+    assert_eq!(
+        (&failed["status"], &failed["added"]),
+        (&json!("failed"), &json!(20))
+    );
+    assert_eq!(
+        (&completed["status"], &completed["items"], &completed["error"]),
+        (&json!("idle"), &json!(24), &Value::Null)
+    );
+    assert_eq!(
+        (&completed["provider"], &completed["user_id"]),
+        (&json!("hubspot"), &json!(who.0))
     );
 }
 

@@ -194,7 +194,15 @@ async fn the_connections_stream_tells_the_same_events() {
     let inserted = records
         .iter()
         .find(|record| record["dynamodb"]["NewImage"]["status"].is_object());
-    stream::connection_changed(&outbox, inserted.unwrap().clone()).await;
+    let inserted = inserted.unwrap();
+    stream::connection_changed(&outbox, inserted.clone()).await;
+    // Its time is the write's, as the stream recorded it.
+    let written = inserted["dynamodb"]["ApproximateCreationDateTime"]
+        .as_f64()
+        .unwrap();
+    let body: Value = serde_json::from_str(&events[0].body).unwrap();
+    let at = integrations::clock::rfc3339_ms((written * 1000.0) as i64).unwrap();
+    assert_eq!(body["timestamp"], at.as_str());
     assert_eq!(
         queued.try_recv().unwrap().id,
         events[0].id,

@@ -33,6 +33,8 @@ pub use embedded::EmbeddedStore;
 pub struct ConnectionChange {
     pub old: Option<Connection>,
     pub new: Option<Connection>,
+    /// When it was written (unix ms): its events' `timestamp`.
+    pub at_ms: i64,
 }
 
 /// Largest page [`ConnectionStore::list`] and [`ConnectionStore::due`] return.

@@ -37,5 +37,11 @@ fn sync_event(id: &ConnectionId, record: &SyncRecord) -> Envelope {
     {
         data.extend(view);
     }
-    Envelope::new(kind, data, Some(&format!("{}/sync/{}", id.key(), record.run)))
+    let seed = format!("{}/sync/{}", id.key(), record.run);
+    Envelope::at(
+        kind,
+        data,
+        Some(&seed),
+        record.finished_at.unwrap_or(record.updated_at),
+    )
 }

@@ -58,10 +58,10 @@ impl Endpoint {
             .iter()
             .enumerate()
             .map(|(index, secret)| {
-                secret
-                    .strip_prefix("whsec_")
-                    .and_then(|_| Webhook::new(secret).ok())
-                    .filter(|_| secret.len() > "whsec_".len())
+                let shaped = secret.strip_prefix("whsec_").is_some_and(|key| !key.is_empty());
+                shaped
+                    .then(|| Webhook::new(secret).ok())
+                    .flatten()
                     .ok_or_else(|| {
                         SettingsError(format!(
                             "WEBHOOK_SECRETS: secret {} is not whsec_ followed by base64",
@@ -132,5 +132,39 @@ impl Endpoint {
         } else {
             Attempt::Refused(status.as_u16())
         }
+    }
+}
+
+/// Logs a failed try that will be tried again after `wait`.
+pub(super) fn retrying(envelope: &Envelope, tried: u32, attempt: &Attempt, wait: Duration) {
+    tracing::info!(
+        webhook_id = envelope.id,
+        r#type = envelope.kind,
+        tried,
+        ?attempt,
+        wait_ms = wait.as_millis() as u64,
+        "webhook delivery failed: trying again"
+    );
+}
+
+/// Logs the end of a delivery: an error when it was given up.
+pub(super) fn ended(envelope: &Envelope, tried: u32, attempt: &Attempt) {
+    match attempt {
+        Attempt::Delivered(status) => {
+            tracing::debug!(
+                webhook_id = envelope.id,
+                r#type = envelope.kind,
+                tried,
+                status,
+                "webhook delivered"
+            )
+        }
+        _ => tracing::error!(
+            webhook_id = envelope.id,
+            r#type = envelope.kind,
+            tried,
+            ?attempt,
+            "webhook delivery given up"
+        ),
     }
 }

@@ -40,6 +40,11 @@ impl Envelope {
     /// `seed` names the cause (a stream record, a sync's run): the same cause, the same id, so
     /// that a receiver can drop a repeat. Without one, the id is random.
     pub fn new(kind: &str, data: Value, seed: Option<&str>) -> Self {
+        Self::at(kind, data, seed, clock::now_ms())
+    }
+
+    /// An event of a cause that happened at `at_ms` (unix ms), its `timestamp`.
+    pub fn at(kind: &str, data: Value, seed: Option<&str>, at_ms: i64) -> Self {
         let id = match seed {
             Some(seed) => {
                 let digest = Sha256::digest(format!("{seed}/{kind}").as_bytes());
@@ -50,7 +55,7 @@ impl Envelope {
         };
         let body = json!({
             "type": kind,
-            "timestamp": clock::rfc3339_ms(clock::now_ms()).unwrap_or_default(),
+            "timestamp": clock::rfc3339_ms(at_ms).unwrap_or_default(),
             "data": data,
         });
         Envelope {
@@ -103,7 +108,7 @@ pub fn connection_event(change: &ConnectionChange, seed: Option<&str>) -> Option
         }
         _ => return None,
     };
-    Some(Envelope::new(kind, data(connection, extra), seed))
+    Some(Envelope::at(kind, data(connection, extra), seed, change.at_ms))
 }
 
 /// The connection's metadata, with what the event adds.

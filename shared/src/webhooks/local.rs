@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::deliver::Endpoint;
+use super::deliver::{ended, retrying, Endpoint};
 use super::events::{connection_event, Envelope};
-use super::schedule::{Attempt, Schedule};
+use super::schedule::Schedule;
 use crate::connections::ConnectionChange;
 
 /// What `local-api` runs: the receiver, the schedule, and the two sources of events.
@@ -42,42 +42,10 @@ pub async fn deliver(endpoint: Arc<Endpoint>, schedule: Schedule, envelope: Enve
         tried += 1;
         match schedule.next(tried, &attempt) {
             Some(wait) => {
-                tracing::info!(
-                    webhook_id = envelope.id,
-                    r#type = envelope.kind,
-                    tried,
-                    ?attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    "webhook delivery failed: trying again"
-                );
+                retrying(&envelope, tried, &attempt, wait);
                 tokio::time::sleep(wait).await;
             }
-            None => {
-                gave_up_unless_delivered(&envelope, tried, &attempt);
-                return;
-            }
+            None => return ended(&envelope, tried, &attempt),
         }
-    }
-}
-
-/// Logs the end of a delivery: an error when it was given up.
-pub fn gave_up_unless_delivered(envelope: &Envelope, tried: u32, attempt: &Attempt) {
-    match attempt {
-        Attempt::Delivered(status) => {
-            tracing::debug!(
-                webhook_id = envelope.id,
-                r#type = envelope.kind,
-                tried,
-                status,
-                "webhook delivered"
-            )
-        }
-        _ => tracing::error!(
-            webhook_id = envelope.id,
-            r#type = envelope.kind,
-            tried,
-            ?attempt,
-            "webhook delivery given up"
-        ),
     }
 }

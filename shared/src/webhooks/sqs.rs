@@ -6,10 +6,10 @@ use aws_lambda_events::sqs::SqsMessage;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::Client;
 
+use super::deliver::{ended, retrying};
 use super::events::Envelope;
-use super::local::gave_up_unless_delivered;
 use super::outbox::{Outbox, OutboxError};
-use super::schedule::Schedule;
+use super::schedule::{Attempt, Schedule};
 use super::Endpoint;
 
 pub struct SqsOutbox {
@@ -80,20 +80,13 @@ impl Deliveries {
             .unwrap_or(1);
         let attempt = endpoint.deliver(&envelope).await;
         let Some(wait) = self.schedule.next(tried, &attempt) else {
-            gave_up_unless_delivered(&envelope, tried, &attempt);
-            if matches!(attempt, super::Attempt::Delivered(_)) {
+            ended(&envelope, tried, &attempt);
+            if matches!(attempt, Attempt::Delivered(_)) {
                 return None;
             }
             return self.dead_letter(&envelope, id).await;
         };
-        tracing::info!(
-            webhook_id = envelope.id,
-            r#type = envelope.kind,
-            tried,
-            ?attempt,
-            wait_s = wait.as_secs(),
-            "webhook delivery failed: trying again"
-        );
+        retrying(&envelope, tried, &attempt, wait);
         if let Some(receipt) = &message.receipt_handle {
             let hidden = self
                 .client

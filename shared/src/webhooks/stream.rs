@@ -26,6 +26,9 @@ struct Images {
     new: Option<Value>,
     #[serde(rename = "SequenceNumber")]
     sequence_number: Option<String>,
+    /// Unix seconds of the write.
+    #[serde(rename = "ApproximateCreationDateTime")]
+    written_at: Option<f64>,
 }
 
 /// Queues the event of one stream record; its sequence number if it must be read again.
@@ -36,7 +39,14 @@ pub async fn connection_changed(outbox: &SharedOutbox, record: Value) -> Option<
     };
     let image = |image: &Option<Value>| image.as_ref().map(connection_from_image).transpose();
     let change = match (image(&record.dynamodb.old), image(&record.dynamodb.new)) {
-        (Ok(old), Ok(new)) => ConnectionChange { old, new },
+        (Ok(old), Ok(new)) => ConnectionChange {
+            old,
+            new,
+            at_ms: record
+                .dynamodb
+                .written_at
+                .map_or_else(crate::clock::now_ms, |seconds| (seconds * 1000.0) as i64),
+        },
         _ => {
             tracing::error!("a stream record whose images are no connections was dropped");
             return None;

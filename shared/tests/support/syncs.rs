@@ -51,6 +51,8 @@ pub struct Deployment {
     pub syncer: Arc<Syncer>,
     pub queue: Recorded,
     pub fake: MockServer,
+    /// With `WEBHOOK_URL` among the settings: what the syncer tells, for the test to deliver.
+    pub webhooks: Option<integrations::webhooks::local::LocalWebhooks>,
 }
 
 /// Connections and items in redb files (as `local-api` keeps them), or in moto's DynamoDB (as
@@ -97,6 +99,7 @@ pub async fn deployment(kind: Items, extra: &[(&str, &str)]) -> Deployment {
         syncer,
         queue,
         fake,
+        webhooks: resources.take_local_webhooks().await.unwrap(),
     }
 }
 

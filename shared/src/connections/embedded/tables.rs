@@ -95,6 +95,7 @@ impl EmbeddedStore {
                 let _ = watcher.send(ConnectionChange {
                     old: image(old),
                     new: image(new),
+                    at_ms: crate::clock::now_ms(),
                 });
             }
             Ok(outcome)
