@@ -163,6 +163,20 @@ async fn each_connection_event_is_told_once_per_cause_and_never_a_token() {
         events.extend(connection_event(&change, None));
     }
     assert_every_event(&events, &id);
+    // Each delivered, and verified by the receiver as sent.
+    let receiver = Receiver::start(&[SECRET], vec![]).await;
+    let endpoint = endpoint(&receiver, &[SECRET]);
+    for event in &events {
+        assert_eq!(endpoint.deliver(event).await, Attempt::Delivered(204));
+    }
+    let delivered = receiver.deliveries();
+    assert_eq!(delivered.len(), events.len());
+    for (delivery, event) in delivered.iter().zip(&events) {
+        assert_eq!(
+            (&delivery.id, &delivery.raw, &delivery.verified_by),
+            (&event.id, &event.body, &vec![0])
+        );
+    }
     let _ = std::fs::remove_file(path);
 }
 
