@@ -545,10 +545,10 @@ async fn the_sync_function_runs_a_sync_off_sqs() {
     let queue = &env["SYNC_QUEUE_URL"];
     let mut steps = 0;
     loop {
-        let Some(message) = receive(&sqs, queue, 1).await else {
+        let Some(message) = support::moto::receive(&sqs, queue, 1).await else {
             break;
         };
-        let event = json!({"Records": [sqs_record(&message, "sync")]});
+        let event = json!({"Records": [support::moto::sqs_record(&message, "sync")]});
         let Outcome::Response(answer) = sync.invoke(event.to_string()).await else {
             panic!("the sync function reported an error");
         };
@@ -577,39 +577,6 @@ async fn the_sync_function_runs_a_sync_off_sqs() {
     assert!(rss < 64 * 1024, "the sync function peaked at {rss} KiB");
 }
 
-/// An SQS message as Lambda's event source mapping hands it over, from queue `name`.
-fn sqs_record(message: &aws_sdk_sqs::types::Message, name: &str) -> Value {
-    let attributes: serde_json::Map<String, Value> = message
-        .attributes()
-        .map(|attributes| {
-            attributes
-                .iter()
-                .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
-        "body": message.body(), "attributes": attributes, "messageAttributes": {},
-        "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
-        "awsRegion": "us-east-1",
-    })
-}
-
-/// The next message of `queue`, with its receive count, if one shows within `wait` seconds.
-async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str, wait: i32) -> Option<aws_sdk_sqs::types::Message> {
-    let received = sqs
-        .receive_message()
-        .queue_url(queue)
-        .max_number_of_messages(1)
-        .wait_time_seconds(wait)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    received.messages().first().cloned()
-}
-
 /// The `webhooks` binary on moto's SQS: a stream record of a new connection becomes one queued
 /// `connection.created` (its id from the record, no token in it); a try that fails (no receiver
 /// listens) leaves the message on the queue, hidden for the schedule's wait; the last try
@@ -635,7 +602,9 @@ async fn the_webhooks_function_queues_the_stream_and_retries_off_sqs() {
 
     let sqs = support::moto::sqs_client().await;
     let queue = &env["WEBHOOK_QUEUE_URL"];
-    let message = receive(&sqs, queue, 2).await.expect("the event is queued");
+    let message = support::moto::receive(&sqs, queue, 2)
+        .await
+        .expect("the event is queued");
     let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
     assert_eq!(envelope["type"], "connection.created");
     assert!(envelope["id"].as_str().unwrap().starts_with("msg_"), "{envelope}");
@@ -653,7 +622,7 @@ async fn the_webhooks_function_queues_the_stream_and_retries_off_sqs() {
     assert!(!message.body().unwrap().contains("sealed-tokens"), "{envelope}");
 
     // First try: nobody listens. The message stays, hidden for about 5 s (the first wait).
-    let event = json!({"Records": [sqs_record(&message, "webhooks")]});
+    let event = json!({"Records": [support::moto::sqs_record(&message, "webhooks")]});
     let Outcome::Response(answer) = webhooks.invoke(event.to_string()).await else {
         panic!("the webhooks function reported an error");
     };
@@ -662,12 +631,12 @@ async fn the_webhooks_function_queues_the_stream_and_retries_off_sqs() {
         json!({"batchItemFailures": [{"itemIdentifier": message.message_id()}]})
     );
     assert!(
-        receive(&sqs, queue, 1).await.is_none(),
+        support::moto::receive(&sqs, queue, 1).await.is_none(),
         "hidden for the retry's wait"
     );
     let hidden = Instant::now();
     let again = loop {
-        if let Some(message) = receive(&sqs, queue, 1).await {
+        if let Some(message) = support::moto::receive(&sqs, queue, 1).await {
             break message;
         }
         assert!(
@@ -684,13 +653,13 @@ async fn the_webhooks_function_queues_the_stream_and_retries_off_sqs() {
     assert_eq!(again.body(), message.body(), "the same event, the same id");
 
     // The last try: dead-lettered, and deleted from the queue.
-    let mut last = sqs_record(&again, "webhooks");
+    let mut last = support::moto::sqs_record(&again, "webhooks");
     last["attributes"]["ApproximateReceiveCount"] = json!(integrations::webhooks::ATTEMPTS.to_string());
     let Outcome::Response(answer) = webhooks.invoke(json!({"Records": [last]}).to_string()).await else {
         panic!("the webhooks function reported an error");
     };
     assert_eq!(answer, json!({"batchItemFailures": []}));
-    let dead = receive(&sqs, &env["WEBHOOK_DLQ_URL"], 2)
+    let dead = support::moto::receive(&sqs, &env["WEBHOOK_DLQ_URL"], 2)
         .await
         .expect("dead-lettered");
     assert_eq!(dead.body(), message.body());

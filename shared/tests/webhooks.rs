@@ -412,3 +412,79 @@ async fn the_readmes_python_receiver_verifies_a_delivery() {
     let altered = verify(&delivery.raw.replace("sandbox", "hubspot"));
     assert!(!altered.status.success(), "an altered body verifies");
 }
+
+/// The deployed delivery path on moto's SQS, in process (the `webhooks` binary cannot reach a
+/// receiver here, which would have to be https): a 429 asking for 2 s hides the message that
+/// long, the next receive delivers it, verified, with the same id, and reports nothing to keep.
+#[tokio::test]
+async fn off_sqs_a_throttled_delivery_waits_its_retry_after_then_lands() {
+    use integrations::webhooks::sqs::{Deliveries, SqsOutbox};
+    use integrations::webhooks::Outbox;
+    use support::moto::{create_webhooks_queues, receive, sqs_client, sqs_record};
+    let receiver = Receiver::start(&[SECRET], vec![Answer::RetryAfter(2)]).await;
+    let sqs = sqs_client().await;
+    let (queue, dead) = create_webhooks_queues(&sqs).await;
+    let deliveries = Deliveries {
+        endpoint: Some(endpoint(&receiver, &[SECRET])),
+        schedule: Schedule::new(Duration::from_millis(10)),
+        client: sqs.clone(),
+        queue_url: queue.clone(),
+        dead_letters: Some(SqsOutbox::new(sqs.clone(), &dead)),
+    };
+    let envelope = Envelope::new("connection.created", json!({"provider": "hubspot"}), Some("sqs"));
+    SqsOutbox::new(sqs.clone(), &queue).send(&envelope).await.unwrap();
+    let lambda_message = |message: &aws_sdk_sqs::types::Message| {
+        serde_json::from_value(sqs_record(message, "webhooks")).unwrap()
+    };
+
+    let first = receive(&sqs, &queue, 1).await.expect("queued");
+    let kept = deliveries.deliver(lambda_message(&first)).await;
+    assert_eq!(
+        kept.as_deref(),
+        first.message_id(),
+        "kept on the queue for the next try"
+    );
+    let throttled = std::time::Instant::now();
+    let second = loop {
+        if let Some(message) = receive(&sqs, &queue, 1).await {
+            break message;
+        }
+        assert!(throttled.elapsed() < Duration::from_secs(10), "never came back");
+    };
+    assert!(
+        throttled.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        throttled.elapsed()
+    );
+    assert_eq!(
+        deliveries.deliver(lambda_message(&second)).await,
+        None,
+        "delivered"
+    );
+    let delivered = receiver.deliveries();
+    assert_eq!(delivered.len(), 2);
+    assert!(delivered
+        .iter()
+        .all(|delivery| delivery.id == envelope.id && delivery.verified_by == [0]));
+    assert!(receive(&sqs, &dead, 1).await.is_none(), "nothing dead-lettered");
+}
+
+/// The webhooks queue refusing an event: the stream record is reported, to be handed over again.
+#[tokio::test]
+async fn a_stream_record_whose_event_cannot_be_queued_is_handed_over_again() {
+    use integrations::webhooks::{DynOutbox, Outbox, OutboxError};
+    struct Refusing;
+    impl Outbox for Refusing {
+        async fn send(&self, _: &Envelope) -> Result<(), OutboxError> {
+            Err(OutboxError("throttled".into()))
+        }
+    }
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::event_path("webhooks-connection-created")).unwrap(),
+    )
+    .unwrap();
+    let record = record["Records"][0].clone();
+    let sequence = record["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned);
+    let refusing = DynOutbox::new_arc(Refusing);
+    assert_eq!(stream::connection_changed(&refusing, record).await, sequence);
+}

@@ -367,3 +367,40 @@ pub async fn stream_records(client: &Client, table: &str) -> Vec<serde_json::Val
     }
     records
 }
+
+/// An SQS message as Lambda's event source mapping hands it over, from queue `name`.
+pub fn sqs_record(message: &aws_sdk_sqs::types::Message, name: &str) -> serde_json::Value {
+    let attributes: serde_json::Map<String, serde_json::Value> = message
+        .attributes()
+        .map(|attributes| {
+            attributes
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), json!(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+        "body": message.body(), "attributes": attributes, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
+        "awsRegion": "us-east-1",
+    })
+}
+
+/// The next message of `queue`, with its receive count, if one shows within `wait` seconds.
+pub async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &str,
+    wait: i32,
+) -> Option<aws_sdk_sqs::types::Message> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(1)
+        .wait_time_seconds(wait)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    received.messages().first().cloned()
+}
