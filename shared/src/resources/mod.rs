@@ -68,6 +68,7 @@ pub struct Resources {
     local_sync: std::sync::Mutex<Option<LocalReceiver>>,
     webhook_endpoint: OnceLock<Option<Arc<crate::webhooks::Endpoint>>>,
     outbox: OnceLock<Option<crate::webhooks::SharedOutbox>>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
     local_webhooks: std::sync::Mutex<webhooks::LocalSources>,
 }
 
@@ -89,6 +90,7 @@ impl Resources {
             local_sync: std::sync::Mutex::new(None),
             webhook_endpoint: OnceLock::new(),
             outbox: OnceLock::new(),
+            sqs: OnceLock::new(),
             local_webhooks: std::sync::Mutex::new((None, None)),
         }
     }

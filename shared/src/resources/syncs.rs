@@ -46,7 +46,7 @@ impl Resources {
             return Ok(queue.clone());
         }
         let queue = match (&self.config.sync_queue_url, self.mode) {
-            (Some(url), _) => Some(sync::DynQueue::new_arc(SqsQueue::from_env(url, self.http()?))),
+            (Some(url), _) => Some(sync::DynQueue::new_arc(SqsQueue::new(self.sqs()?, url))),
             (None, Mode::Lambda) => None,
             (None, Mode::Local) => {
                 let (queue, receiver) = LocalQueue::channel();

@@ -104,10 +104,13 @@ impl Resources {
         Schedule::new(self.config.webhooks.retry_base)
     }
 
-    fn sqs(&self) -> Result<aws_sdk_sqs::Client, StartupError> {
-        Ok(aws_sdk_sqs::Client::from_conf(
-            config_builder(self.http()?).build(),
-        ))
+    /// The one SQS client (the step queue's and the webhooks queue's), over the HTTP client.
+    pub(super) fn sqs(&self) -> Result<aws_sdk_sqs::Client, StartupError> {
+        if let Some(client) = self.sqs.get() {
+            return Ok(client.clone());
+        }
+        let client = aws_sdk_sqs::Client::from_conf(config_builder(self.http()?).build());
+        Ok(self.sqs.get_or_init(|| client).clone())
     }
 
     fn local_webhooks(&self) -> std::sync::MutexGuard<'_, LocalSources> {

@@ -19,10 +19,6 @@ impl SqsQueue {
             url: url.into(),
         }
     }
-
-    pub fn from_env(url: impl Into<String>, http: reqwest::Client) -> Self {
-        SqsQueue::new(Client::from_conf(config_builder(http).build()), url)
-    }
 }
 
 /// The SQS client's configuration, as the DynamoDB one's (`AWS_ENDPOINT_URL_SQS` for an
