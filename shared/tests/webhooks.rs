@@ -230,10 +230,11 @@ async fn the_connections_stream_tells_the_same_events() {
 async fn a_rotation_signs_with_the_new_secret_and_lists_both() {
     let old_only = Receiver::start(&[SECRET], vec![]).await;
     let new_only = Receiver::start(&[NEW_SECRET], vec![]).await;
-    let envelope = Envelope::new(
+    let envelope = Envelope::at(
         "connection.created",
         json!({"provider": "sandbox"}),
         Some("cause"),
+        integrations::clock::now_ms(),
     );
     for receiver in [&old_only, &new_only] {
         let endpoint = endpoint(receiver, &[NEW_SECRET, SECRET]);
@@ -264,7 +265,12 @@ async fn a_receiver_down_for_three_tries_gets_the_event_on_the_fourth() {
         Answer::Hang(Duration::from_secs(2)),
     ];
     let receiver = Receiver::start(&[SECRET], script).await;
-    let envelope = Envelope::new("sync.completed", json!({"items": 3}), None);
+    let envelope = Envelope::at(
+        "sync.completed",
+        json!({"items": 3}),
+        None,
+        integrations::clock::now_ms(),
+    );
     let schedule = Schedule::new(Duration::from_millis(40));
     local::deliver(endpoint(&receiver, &[SECRET]), schedule, envelope.clone()).await;
     let deliveries = receiver.wait_for(4).await;
@@ -288,7 +294,12 @@ async fn a_receiver_down_for_three_tries_gets_the_event_on_the_fourth() {
 #[tokio::test]
 async fn a_refused_delivery_is_tried_three_times_then_dropped() {
     let receiver = Receiver::start(&[SECRET], vec![Answer::Status(410); 10]).await;
-    let envelope = Envelope::new("connection.deleted", json!({}), None);
+    let envelope = Envelope::at(
+        "connection.deleted",
+        json!({}),
+        None,
+        integrations::clock::now_ms(),
+    );
     local::deliver(
         endpoint(&receiver, &[SECRET]),
         Schedule::new(Duration::from_millis(5)),
@@ -365,10 +376,11 @@ fn webhook_settings_are_checked() {
 #[tokio::test]
 async fn the_readmes_python_receiver_verifies_a_delivery() {
     let receiver = Receiver::start(&[SECRET], vec![]).await;
-    let envelope = Envelope::new(
+    let envelope = Envelope::at(
         "connection.created",
         json!({"provider": "sandbox"}),
         Some("python"),
+        integrations::clock::now_ms(),
     );
     endpoint(&receiver, &[NEW_SECRET, SECRET])
         .deliver(&envelope)
@@ -431,7 +443,12 @@ async fn off_sqs_a_throttled_delivery_waits_its_retry_after_then_lands() {
         queue_url: queue.clone(),
         dead_letters: Some(SqsOutbox::new(sqs.clone(), &dead)),
     };
-    let envelope = Envelope::new("connection.created", json!({"provider": "hubspot"}), Some("sqs"));
+    let envelope = Envelope::at(
+        "connection.created",
+        json!({"provider": "hubspot"}),
+        Some("sqs"),
+        integrations::clock::now_ms(),
+    );
     SqsOutbox::new(sqs.clone(), &queue).send(&envelope).await.unwrap();
     let lambda_message = |message: &aws_sdk_sqs::types::Message| {
         serde_json::from_value(sqs_record(message, "webhooks")).unwrap()

@@ -50,7 +50,7 @@ impl Resources {
     pub(super) fn store_watcher(
         &self,
     ) -> Result<Option<crate::connections::embedded::Watcher>, StartupError> {
-        if self.mode != Mode::Local || self.webhook_endpoint()?.is_none() {
+        if self.webhook_endpoint()?.is_none() {
             return Ok(None);
         }
         let (watcher, changes) = mpsc::unbounded_channel();

@@ -5,34 +5,18 @@
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::SqsMessage;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::engine::Syncer;
 use super::finder::sync_due;
 use super::queue::StepMessage;
+use crate::batch::{self, StreamRecord};
 use crate::connections::ConnectionId;
 use crate::error::Error;
 
 /// A running sync whose record has not changed for this long lost its next message: no step
 /// holds a lease that long (the function's timeout is well below it).
 pub const STALLED: Duration = Duration::from_secs(15 * 60);
-
-/// A record of the connections table's stream: only its keys are read.
-#[derive(Deserialize)]
-struct StreamRecord {
-    #[serde(rename = "eventName")]
-    event_name: String,
-    dynamodb: StreamKeys,
-}
-
-#[derive(Deserialize)]
-struct StreamKeys {
-    #[serde(rename = "Keys")]
-    keys: std::collections::HashMap<String, std::collections::HashMap<String, Value>>,
-    #[serde(rename = "SequenceNumber")]
-    sequence_number: Option<String>,
-}
 
 /// Handles one invocation; what failed is reported per record, so only it is retried.
 pub async fn handle(syncer: &Syncer, mut event: Value, deadline: Option<Instant>) -> Value {
@@ -62,12 +46,7 @@ pub async fn handle(syncer: &Syncer, mut event: Value, deadline: Option<Instant>
         };
         failures.extend(failed);
     }
-    // SQS's and the stream's partial batch response alike (`SqsBatchResponse`'s shape).
-    let failures: Vec<Value> = failures
-        .into_iter()
-        .map(|id| serde_json::json!({ "itemIdentifier": id }))
-        .collect();
-    serde_json::json!({ "batchItemFailures": failures })
+    batch::failures(failures)
 }
 
 /// Runs one step; its message id if it must be delivered again.
@@ -80,20 +59,12 @@ async fn step(syncer: &Syncer, record: Value, deadline: Option<Instant>) -> Opti
         }
     };
     let id = message.message_id.clone().unwrap_or_default();
-    let Some(step) = message
-        .body
-        .as_deref()
-        .and_then(|body| serde_json::from_str::<StepMessage>(body).ok())
-    else {
+    let Some(step) = batch::body::<StepMessage>(&message) else {
         // Never a step of ours: retrying it cannot help.
         tracing::error!(message_id = id, "a message that is no sync step was dropped");
         return None;
     };
-    let redelivered = message
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|count| count.parse::<u32>().ok())
-        .is_some_and(|count| count > 1);
+    let redelivered = batch::receive_count(&message) > 1;
     match syncer.step(&step, redelivered, deadline).await {
         Ok(outcome) => {
             tracing::debug!(?outcome, run = step.run, step = step.step, "sync step");

@@ -37,13 +37,9 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// `seed` names the cause (a stream record, a sync's run): the same cause, the same id, so
-    /// that a receiver can drop a repeat. Without one, the id is random.
-    pub fn new(kind: &str, data: Value, seed: Option<&str>) -> Self {
-        Self::at(kind, data, seed, clock::now_ms())
-    }
-
-    /// An event of a cause that happened at `at_ms` (unix ms), its `timestamp`.
+    /// An event of a cause that happened at `at_ms` (unix ms), its `timestamp`. `seed` names the
+    /// cause (a stream record, a sync's run): the same cause, the same id, so that a receiver can
+    /// drop a repeat. Without one, the id is random.
     pub fn at(kind: &str, data: Value, seed: Option<&str>, at_ms: i64) -> Self {
         let id = match seed {
             Some(seed) => {

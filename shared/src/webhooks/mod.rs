@@ -64,9 +64,5 @@ pub async fn handle(function: &Function, mut event: Value) -> Value {
         };
         failures.extend(failed);
     }
-    let failures: Vec<Value> = failures
-        .into_iter()
-        .map(|id| serde_json::json!({ "itemIdentifier": id }))
-        .collect();
-    serde_json::json!({ "batchItemFailures": failures })
+    crate::batch::failures(failures)
 }

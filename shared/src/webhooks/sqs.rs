@@ -11,6 +11,7 @@ use super::events::Envelope;
 use super::outbox::{Outbox, OutboxError};
 use super::schedule::{Attempt, Schedule};
 use super::Endpoint;
+use crate::batch;
 
 pub struct SqsOutbox {
     client: Client,
@@ -58,11 +59,7 @@ impl Deliveries {
     /// Tries one queued delivery; its message id when the message must stay on the queue.
     pub async fn deliver(&self, message: SqsMessage) -> Option<String> {
         let id = message.message_id.clone().unwrap_or_default();
-        let Some(envelope) = message
-            .body
-            .as_deref()
-            .and_then(|body| serde_json::from_str::<Envelope>(body).ok())
-        else {
+        let Some(envelope) = batch::body::<Envelope>(&message) else {
             tracing::error!(message_id = id, "a message that is no webhook event was dropped");
             return None;
         };
@@ -73,11 +70,7 @@ impl Deliveries {
             );
             return None;
         };
-        let tried = message
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|count| count.parse::<u32>().ok())
-            .unwrap_or(1);
+        let tried = batch::receive_count(&message);
         let attempt = endpoint.deliver(&envelope).await;
         let Some(wait) = self.schedule.next(tried, &attempt) else {
             ended(&envelope, tried, &attempt);

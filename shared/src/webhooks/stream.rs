@@ -3,33 +3,13 @@
 //! record is read again until its event is queued, so nothing written is missed; its id comes
 //! from the record, so a record read twice queues the same `webhook-id` twice.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::events::connection_event;
 use super::outbox::{Outbox, SharedOutbox};
+use crate::batch::StreamRecord;
 use crate::connections::dynamo::connection_from_image;
 use crate::connections::ConnectionChange;
-
-#[derive(Deserialize)]
-struct StreamRecord {
-    #[serde(rename = "eventID")]
-    event_id: Option<String>,
-    dynamodb: Images,
-}
-
-#[derive(Deserialize)]
-struct Images {
-    #[serde(rename = "OldImage")]
-    old: Option<Value>,
-    #[serde(rename = "NewImage")]
-    new: Option<Value>,
-    #[serde(rename = "SequenceNumber")]
-    sequence_number: Option<String>,
-    /// Unix seconds of the write.
-    #[serde(rename = "ApproximateCreationDateTime")]
-    written_at: Option<f64>,
-}
 
 /// Queues the event of one stream record; its sequence number if it must be read again.
 pub async fn connection_changed(outbox: &SharedOutbox, record: Value) -> Option<String> {
@@ -38,7 +18,10 @@ pub async fn connection_changed(outbox: &SharedOutbox, record: Value) -> Option<
         return None;
     };
     let image = |image: &Option<Value>| image.as_ref().map(connection_from_image).transpose();
-    let change = match (image(&record.dynamodb.old), image(&record.dynamodb.new)) {
+    let change = match (
+        image(&record.dynamodb.old_image),
+        image(&record.dynamodb.new_image),
+    ) {
         (Ok(old), Ok(new)) => ConnectionChange {
             old,
             new,

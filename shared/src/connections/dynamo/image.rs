@@ -10,18 +10,20 @@ use crate::connections::{Connection, ConnectionStoreError};
 /// The connection a stream image shows, tokens not opened.
 pub fn connection_from_image(image: &Value) -> Result<Connection, ConnectionStoreError> {
     let malformed = || ConnectionStoreError::Corrupt("a stream image is malformed".into());
-    let item: Attributes = image
-        .as_object()
-        .ok_or_else(malformed)?
-        .iter()
-        .map(|(name, value)| Some((name.clone(), attribute(value)?)))
-        .collect::<Option<_>>()
-        .ok_or_else(malformed)?;
+    let item = image.as_object().and_then(attributes).ok_or_else(malformed)?;
     let key = match item.get("pk") {
         Some(AttributeValue::S(key)) => key.clone(),
         _ => return Err(malformed()),
     };
     record(item)?.unopened(&key)
+}
+
+/// An item, or a map attribute's members.
+fn attributes(object: &serde_json::Map<String, Value>) -> Option<Attributes> {
+    object
+        .iter()
+        .map(|(name, value)| Some((name.clone(), attribute(value)?)))
+        .collect()
 }
 
 fn attribute(value: &Value) -> Option<AttributeValue> {
@@ -41,13 +43,7 @@ fn attribute(value: &Value) -> Option<AttributeValue> {
         "SS" => AttributeValue::Ss(strings()?),
         "NS" => AttributeValue::Ns(strings()?),
         "L" => AttributeValue::L(inner.as_array()?.iter().map(attribute).collect::<Option<_>>()?),
-        "M" => AttributeValue::M(
-            inner
-                .as_object()?
-                .iter()
-                .map(|(name, value)| Some((name.clone(), attribute(value)?)))
-                .collect::<Option<_>>()?,
-        ),
+        "M" => AttributeValue::M(attributes(inner.as_object()?)?),
         _ => return None,
     })
 }

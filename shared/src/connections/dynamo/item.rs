@@ -91,18 +91,19 @@ pub(super) fn record(item: Attributes) -> Result<Record, ConnectionStoreError> {
         updated_at: number("updated_at")?.unwrap_or_default(),
         expires_at: number("expires_at")?,
         last_refreshed_at: number("last_refreshed_at")?,
-        version: number("version")?
-            .and_then(|version| u64::try_from(version).ok())
-            .unwrap_or_default(),
+        version: count(number("version")?),
         lease_owner: text("lease_owner")?,
         lease_expires_at_ms: number("lease_expires_at_ms")?,
-        consents: number("consents")?
-            .and_then(|count| u64::try_from(count).ok())
-            .unwrap_or_default(),
-        refresh_failures: number("refresh_failures")?
-            .and_then(|count| u32::try_from(count).ok())
-            .unwrap_or_default(),
+        consents: count(number("consents")?),
+        refresh_failures: count(number("refresh_failures")?),
         reauthorization: text("reauthorization")?,
         revocation: text("revocation")?,
     })
+}
+
+/// A counter as stored: absent (or out of range) is none yet.
+fn count<T: TryFrom<i64> + Default>(value: Option<i64>) -> T {
+    value
+        .and_then(|value| T::try_from(value).ok())
+        .unwrap_or_default()
 }
